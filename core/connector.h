@@ -1,0 +1,94 @@
+/*
+ * connector.h — what a connector is, and what core offers it (DESIGN §3.1).
+ *
+ * A connector is one folder under connectors/ whose main file ends in one
+ * `const struct oh_connector` with designated initializers (NULL for hooks it
+ * lacks), registered by one line in connectors/registry.c.
+ *
+ * Rules every connector keeps:
+ *   - poll/webhook write each raw payload into the spool with
+ *     oh_spool_enqueue (or a spool writer) and acknowledge the source
+ *     (advance a cursor, answer 200, move a remote file) only after that
+ *     returned 0;
+ *   - a connector never touches SQL: cursors and "seen before" keys go
+ *     through ch->ops, which core backs with the store;
+ *   - deliver classifies a failure once: err->retryable = 1 for network,
+ *     408, 429 and 5xx (with err->retry_after_ms when the server said),
+ *     0 for anything permanent.
+ */
+#ifndef OH_CONNECTOR_H
+#define OH_CONNECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct oh_channel;
+struct oh_conf_section;
+struct oh_spool;
+struct oh_http_req;
+struct oh_http_resp;
+
+/* One outbound message, leased from the outbox by the dispatcher. */
+struct oh_outbox_msg {
+    int64_t id;
+    char event[64];       /* "order.created", "shipment.created", ... */
+    char target[128];     /* channel name it goes to */
+    char origin[128];     /* channel the order came from */
+    int64_t order_id;     /* store id of the order (0 if none) */
+    char *payload;        /* canonical JSON (NUL-terminated) */
+    size_t payload_len;
+    /* Filled by the dispatcher from the target's outbound mapping (or a copy
+     * of payload when it has none): the bytes to send. */
+    char *body;
+    size_t body_len;
+    char content_type[64];
+    char filename[256];   /* a stable, unique name for file transports */
+    int attempts;         /* deliveries tried before this one */
+};
+
+/* What core offers a connector. */
+struct oh_channel_ops {
+    /* Cursor value (malloc'd, caller frees) or *value = NULL when unset. */
+    int (*cursor_get)(struct oh_channel *ch, const char *name, char **value, struct oh_err *err);
+    int (*cursor_set)(struct oh_channel *ch, const char *name, const char *value, struct oh_err *err);
+    /* "Seen before" keys (webhook delivery ids, remote file identities). */
+    int (*seen)(struct oh_channel *ch, const char *key, int *seen, struct oh_err *err);
+    int (*remember)(struct oh_channel *ch, const char *key, struct oh_err *err);
+};
+
+struct oh_channel {
+    char *name;
+    const struct oh_connector *conn;
+    const struct oh_conf_section *cfg;
+    char *format;          /* "canonical", "json", "xml", "csv", "x12", "edifact" */
+    char *mapping;         /* mapping file path, or NULL */
+    int64_t poll_ms;       /* poll interval (0 = not polled) */
+    int64_t max_doc_size;  /* bytes; larger inputs are refused */
+    void *priv;            /* the connector's own state */
+    const struct oh_channel_ops *ops;
+    void *ops_ud;          /* core's, for ops */
+};
+
+struct oh_connector {
+    const char *type; /* the `type =` value in [channel NAME] */
+    /* Reads ch->cfg (marking every key it knows), checks it, sets ch->priv.
+     * Must not do network I/O: `orderhub check` calls it too. */
+    int (*open)(struct oh_channel *ch, struct oh_err *err);
+    /* Inbound: fetch what is new and spool it. */
+    int (*poll)(struct oh_channel *ch, struct oh_spool *sp, struct oh_err *err);
+    /* Inbound push: verify, spool, then set the response status. */
+    int (*webhook)(struct oh_channel *ch, const struct oh_http_req *rq, struct oh_spool *sp,
+                   struct oh_http_resp *resp, struct oh_err *err);
+    /* Outbound: send one message. */
+    int (*deliver)(struct oh_channel *ch, const struct oh_outbox_msg *m, struct oh_err *err);
+    void (*close)(struct oh_channel *ch);
+};
+
+/* connectors/registry.c */
+const struct oh_connector *oh_connector_find(const char *type);
+/* NULL-terminated list, for `orderhub help`. */
+const struct oh_connector *const *oh_connector_all(void);
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * store.h — the canonical order store in MariaDB (DESIGN §3.3).
+ *
+ * Promises:
+ *   T1  Prepared statements only; no SQL text is ever built from input.
+ *   T2  One struct oh_store is one connection, used by one thread at a time;
+ *       each worker opens its own.
+ *   T3  oh_store_upsert_order is idempotent: the same canonical order again
+ *       changes nothing (UNCHANGED); a newer one (source updated_at later, or
+ *       equal with different content) replaces the order row, its lines and
+ *       its addresses inside the caller's transaction (UPDATED); an older one
+ *       changes nothing (STALE).
+ *   T4  Everything between oh_store_begin and oh_store_commit commits
+ *       together or not at all; savepoints let one bad document be rolled
+ *       back without its neighbours.
+ *   T5  A lost connection, deadlock or lock timeout comes back as OH_EAGAIN
+ *       with err->retryable = 1; the next call reconnects (the caller backs
+ *       off). Any open transaction is then gone: the caller redoes it.
+ *   T6  Money is DECIMAL(19,4) and travels as decimal strings, never double.
+ *
+ * Canonical JSON in and out (DESIGN §4): timestamps are ISO-8601 UTC strings
+ * ("2026-11-23T09:30:00Z" or with .fff), money decimal strings, qty decimal
+ * strings or integers.
+ */
+#ifndef OH_STORE_H
+#define OH_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "connector.h"
+#include "err.h"
+
+struct oh_store_conf {
+    const char *host;     /* NULL/"" with socket set: unix socket */
+    unsigned port;        /* 0 = default */
+    const char *socket;
+    const char *user;
+    const char *password; /* resolved secret; never logged */
+    const char *database;
+    unsigned connect_timeout_s; /* 0 = 10 */
+};
+
+struct oh_store;
+
+int oh_store_open(const struct oh_store_conf *c, struct oh_store **out, struct oh_err *err);
+void oh_store_free(struct oh_store *st); /* NULL is a no-op */
+/* Checks the connection, reconnecting when it was lost (T5). */
+int oh_store_ping(struct oh_store *st, struct oh_err *err);
+
+/* Applies pending migrations (core/store/migrations/, embedded in the
+ * binary) in order, each recorded in schema_migrations. Twice is a no-op.
+ * *applied (may be NULL) = how many ran now. */
+int oh_store_migrate(struct oh_store *st, int *applied, struct oh_err *err);
+
+/* Transactions (T4). */
+int oh_store_begin(struct oh_store *st, struct oh_err *err);
+int oh_store_commit(struct oh_store *st, struct oh_err *err);
+void oh_store_rollback(struct oh_store *st);
+int oh_store_savepoint(struct oh_store *st, struct oh_err *err);       /* SAVEPOINT doc */
+int oh_store_rollback_savepoint(struct oh_store *st, struct oh_err *err);
+int oh_store_release_savepoint(struct oh_store *st, struct oh_err *err);
+
+/* Documents: one row per spooled document and what became of it. */
+struct oh_store_doc {
+    const char *channel;
+    const char *spool_id;
+    const char *sha256;    /* of the raw payload */
+    const char *source;    /* file name, webhook id, API page */
+    const char *format;
+    int64_t received_at;   /* ms */
+};
+/* status: "stored", "unchanged", "stale", "dead", "partial". Upserts on
+ * (channel, spool_id) so processing an entry again updates its row. */
+int oh_store_document_put(struct oh_store *st, const struct oh_store_doc *d, const char *status,
+                          const char *error, int64_t *doc_id, struct oh_err *err);
+
+enum oh_upsert {
+    OH_UPSERT_INSERTED = 1,
+    OH_UPSERT_UPDATED,
+    OH_UPSERT_UNCHANGED,
+    OH_UPSERT_STALE,
+};
+struct oh_upsert_result {
+    enum oh_upsert what;
+    int64_t order_id;
+    char old_status[32]; /* "" when inserted */
+    char new_status[32];
+};
+/* order: validated canonical order (channel field ignored; channel wins).
+ * content_sha256: hash of the canonical form, computed by the caller. */
+int oh_store_upsert_order(struct oh_store *st, const char *channel, const json_t *order,
+                          const char *content_sha256, int64_t doc_id,
+                          struct oh_upsert_result *res, struct oh_err *err);
+
+/* Full canonical order (with lines and addresses) or OH_ENOTFOUND. *out owned by caller. */
+int oh_store_order_get(struct oh_store *st, const char *channel, const char *external_id,
+                       json_t **out, struct oh_err *err);
+int oh_store_order_get_by_id(struct oh_store *st, int64_t order_id, json_t **out, struct oh_err *err);
+/* Summaries (id, channel, external_id, number, status, currency, total,
+ * placed_at, updated_at, lines), newest first. channel NULL = all. */
+int oh_store_orders_list(struct oh_store *st, const char *channel, size_t limit, json_t **out,
+                         struct oh_err *err);
+/* Sets an order's status (DESIGN §4 transitions); the caller writes the event. */
+int oh_store_order_set_status(struct oh_store *st, int64_t order_id, const char *status,
+                              char old_status[32], struct oh_err *err);
+
+/* Outbox (transactional: add inside the document's transaction). */
+int oh_store_outbox_add(struct oh_store *st, const char *event, const char *target,
+                        const char *origin, int64_t order_id, const char *payload,
+                        int64_t *id, struct oh_err *err);
+/* Leases up to max due rows (pending, or leased with an expired lease) with
+ * SELECT ... FOR UPDATE SKIP LOCKED, marks them leased by owner until
+ * now + lease_ms, commits. *msgs: oh_outbox_msgs_free. */
+int oh_store_outbox_lease(struct oh_store *st, const char *owner, int64_t lease_ms, size_t max,
+                          struct oh_outbox_msg **msgs, size_t *n, struct oh_err *err);
+int oh_store_outbox_done(struct oh_store *st, int64_t id, struct oh_err *err);
+/* Failed delivery: retryable and attempts < max_attempts -> pending again at
+ * now + retry_in_ms (*dead = 0); otherwise dead with the error (*dead = 1). */
+int oh_store_outbox_fail(struct oh_store *st, int64_t id, int retryable, const char *error,
+                         int max_attempts, int64_t retry_in_ms, int *dead, struct oh_err *err);
+/* Operator: a dead (or pending) row due now, attempts reset. */
+int oh_store_outbox_retry(struct oh_store *st, int64_t id, struct oh_err *err);
+/* Rows as JSON objects (id, event, target, origin, order_id, state,
+ * attempts, next_attempt_at, last_error), oldest first. state NULL = all. */
+int oh_store_outbox_list(struct oh_store *st, const char *state, size_t limit, json_t **out,
+                         struct oh_err *err);
+void oh_outbox_msgs_free(struct oh_outbox_msg *msgs, size_t n);
+
+/* Cursors and "seen" keys, backing struct oh_channel_ops. */
+int oh_store_cursor_get(struct oh_store *st, const char *channel, const char *name, char **value,
+                        struct oh_err *err);
+int oh_store_cursor_set(struct oh_store *st, const char *channel, const char *name,
+                        const char *value, struct oh_err *err);
+int oh_store_seen(struct oh_store *st, const char *channel, const char *key, int *seen,
+                  struct oh_err *err);
+int oh_store_remember(struct oh_store *st, const char *channel, const char *key, struct oh_err *err);
+
+/* Scale-out (DESIGN §3.6): a named lease held by owner until now + ttl_ms.
+ * *got = 1 when owner holds it now (acquired, renewed or expired-and-taken). */
+int oh_store_lease(struct oh_store *st, const char *name, const char *owner, int64_t ttl_ms,
+                   int *got, struct oh_err *err);
+
+/* Channels seen in the config, for joins and the dashboard. */
+int oh_store_channel_ensure(struct oh_store *st, const char *name, const char *type,
+                            struct oh_err *err);
+int oh_store_audit(struct oh_store *st, const char *actor, const char *action, const char *detail,
+                   struct oh_err *err);
+
+#endif
