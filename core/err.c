@@ -37,16 +37,22 @@ int oh_err_retry(struct oh_err *err, int code, const char *fmt, ...)
 
 void oh_err_prefix(struct oh_err *err, const char *fmt, ...)
 {
-    char pre[512], old[sizeof(err->msg)];
+    char old[sizeof(err->msg)];
     va_list ap;
+    int n;
 
     if (!err)
         return;
-    va_start(ap, fmt);
-    vsnprintf(pre, sizeof(pre), fmt, ap);
-    va_end(ap);
     memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s: %s", pre, old);
+    va_start(ap, fmt);
+    n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(err->msg) - 3)
+        return;
+    memcpy(err->msg + n, ": ", 2);
+    n += 2;
+    memcpy(err->msg + n, old, sizeof(err->msg) - (size_t)n - 1);
+    err->msg[sizeof(err->msg) - 1] = '\0';
 }
 
 void oh_err_clear(struct oh_err *err)
