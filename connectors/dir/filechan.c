@@ -1,0 +1,324 @@
+/* filechan.c — the file-channel engine (see filechan.h for what it promises).
+ *
+ * Order of steps for one inbound file, and why:
+ *   1. listed, matched, stable (or marker present)   — never a half-written file
+ *   2. identity "file:NAME:SIZE:MTIME" not seen        — never twice
+ *   3. streamed into a spool writer, size checked      — bounded memory
+ *   4. spool commit returned 0                         — durable (spool S1)
+ *   5. identity remembered                             — a crash before this
+ *      re-spools the file; the idempotent store absorbs the copy
+ *   6. after = move|delete|keep                        — only now is the source touched
+ * A failure in 3–4 leaves the source file exactly where it was.
+ */
+#include "filechan.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "spool/spool.h"
+#include "util.h"
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (!p)
+        abort();
+    return p;
+}
+
+void oh_file_infos_free(struct oh_file_info *f, size_t n)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(f[i].name);
+    free(f);
+}
+
+int oh_filechan_configure(struct oh_filechan *fc, struct oh_channel *ch, struct oh_err *err)
+{
+    static const char *const afters[] = { "move", "delete", "keep", NULL };
+    const struct oh_conf_section *s = ch->cfg;
+    int after = OH_AFTER_MOVE, rc;
+    long stable = 2;
+    const char *marker;
+
+    if ((rc = oh_conf_enum(s, "after", afters, OH_AFTER_MOVE, &after, err)) < 0 ||
+        (rc = oh_conf_int(s, "stable", 2, &stable, err)) < 0 ||
+        (rc = oh_conf_bool(s, "overwrite", 0, &fc->overwrite, err)) < 0)
+        return rc;
+    if (stable < 1 || stable > 10)
+        return oh_err_set(err, OH_EINVAL, "%s:%d: stable: must be from 1 to 10 looks", s->path,
+                          oh_conf_line(s, "stable"));
+    fc->after = (enum oh_file_after)after;
+    fc->stable_looks = (int)stable;
+    fc->pattern = xstrdup(oh_conf_get_or(s, "pattern", "*"));
+    marker = oh_conf_get(s, "marker");
+    fc->marker = marker && *marker ? xstrdup(marker) : NULL;
+    fc->out_name = xstrdup(oh_conf_get_or(s, "filename", "{event}-{id}.{ext}"));
+    return 0;
+}
+
+void oh_filechan_clear(struct oh_filechan *fc)
+{
+    free(fc->pattern);
+    free(fc->marker);
+    free(fc->out_name);
+    oh_file_infos_free(fc->last, fc->nlast);
+    memset(fc, 0, sizeof(*fc));
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Is this name a candidate at all? */
+static int eligible(const struct oh_filechan *fc, const char *name)
+{
+    if (name[0] == '.' || ends_with(name, ".part") || ends_with(name, ".tmp"))
+        return 0;
+    if (fc->marker && ends_with(name, fc->marker))
+        return 0;
+    return oh_glob_match(fc->pattern, name);
+}
+
+/* Same size and mtime as in the previous listing? */
+static int unchanged_since_last(const struct oh_filechan *fc, const struct oh_file_info *f)
+{
+    for (size_t i = 0; i < fc->nlast; i++)
+        if (strcmp(fc->last[i].name, f->name) == 0)
+            return fc->last[i].size == f->size && fc->last[i].mtime == f->mtime;
+    return 0;
+}
+
+struct sink_state {
+    struct oh_spool_writer *w;
+    EVP_MD_CTX *md;
+    int64_t got;
+};
+
+static int sink(void *ud, const void *buf, size_t len, struct oh_err *err)
+{
+    struct sink_state *ss = ud;
+    ss->got += (int64_t)len;
+    EVP_DigestUpdate(ss->md, buf, len);
+    return oh_spool_writer_write(ss->w, buf, len, err);
+}
+
+/* A notice the processor turns into a dead entry with meta.error as reason:
+ * used for files we must not ingest but must not lose sight of either. */
+static int spool_notice(struct oh_channel *ch, struct oh_spool *sp, const char *name,
+                        const char *reason, struct oh_err *err)
+{
+    struct oh_spool_meta m;
+    memset(&m, 0, sizeof(m));
+    snprintf(m.channel, sizeof(m.channel), "%s", ch->name);
+    snprintf(m.format, sizeof(m.format), "error");
+    snprintf(m.source, sizeof(m.source), "%s", name);
+    snprintf(m.error, sizeof(m.error), "%s", reason);
+    return oh_spool_enqueue(sp, &m, reason, strlen(reason), NULL, err);
+}
+
+static int apply_after(struct oh_filechan *fc, struct oh_channel *ch, const char *name,
+                       struct oh_err *err)
+{
+    int rc = 0;
+    char marker[1024];
+
+    switch (fc->after) {
+    case OH_AFTER_MOVE: rc = fc->tp->archive(fc->t, name, err); break;
+    case OH_AFTER_DELETE: rc = fc->tp->remove(fc->t, name, err); break;
+    case OH_AFTER_KEEP: return 0;
+    }
+    if (rc == 0 && fc->marker) {
+        struct oh_err e2;
+        snprintf(marker, sizeof(marker), "%s%s", name, fc->marker);
+        if (fc->tp->remove(fc->t, marker, &e2) < 0)
+            oh_warn("file.marker", "channel=%s file=%s error=\"%s\"", ch->name, marker, e2.msg);
+    }
+    return rc;
+}
+
+static int take_file(struct oh_filechan *fc, struct oh_channel *ch, struct oh_spool *sp,
+                     const struct oh_file_info *f, const char *key, struct oh_err *err)
+{
+    struct oh_spool_meta m;
+    struct sink_state ss = { 0 };
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    char id[OH_SPOOL_ID_MAX], hex[65], q[512];
+    int rc;
+
+    memset(&m, 0, sizeof(m));
+    snprintf(m.channel, sizeof(m.channel), "%s", ch->name);
+    snprintf(m.format, sizeof(m.format), "%s", ch->format ? ch->format : "canonical");
+    ss.md = EVP_MD_CTX_new();
+    if (!ss.md)
+        abort();
+    EVP_DigestInit_ex(ss.md, EVP_sha256(), NULL);
+    snprintf(m.source, sizeof(m.source), "%s", f->name);
+    if ((rc = oh_spool_writer_open(sp, &m, &ss.w, err)) < 0)
+        goto done;
+    if ((rc = fc->tp->fetch(fc->t, f->name, sink, &ss, err)) < 0) {
+        oh_spool_writer_abort(ss.w);
+        ss.w = NULL;
+        goto done;
+    }
+    if (ss.got != f->size) {
+        oh_spool_writer_abort(ss.w);
+        ss.w = NULL;
+        rc = oh_err_retry(err, OH_EAGAIN, "%s: read %lld bytes but the listing said %lld; will look again",
+                          f->name, (long long)ss.got, (long long)f->size);
+        goto done;
+    }
+    rc = oh_spool_writer_commit(ss.w, id, err);
+    ss.w = NULL;
+    if (rc < 0)
+        goto done;
+    EVP_DigestFinal_ex(ss.md, md, &mdlen);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    oh_info("file.spooled", "channel=%s file=%s bytes=%lld sha256=%s spool_id=%s", ch->name,
+            oh_logq(q, sizeof(q), f->name), (long long)f->size, hex, id);
+    if (ch->ops && ch->ops->remember && (rc = ch->ops->remember(ch, key, err)) < 0)
+        goto done;
+    rc = apply_after(fc, ch, f->name, err);
+done:
+    EVP_MD_CTX_free(ss.md);
+    return rc;
+}
+
+int oh_filechan_poll(struct oh_filechan *fc, struct oh_channel *ch, struct oh_spool *sp,
+                     struct oh_err *err)
+{
+    struct oh_file_info *files = NULL;
+    size_t n = 0;
+    int rc, first_rc = 0;
+    char key[1200], q[512];
+
+    if ((rc = fc->tp->list(fc->t, &files, &n, err)) < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        const struct oh_file_info *f = &files[i];
+        struct oh_err ferr;
+        int seen = 0;
+
+        oh_err_clear(&ferr);
+        if (!eligible(fc, f->name))
+            continue;
+        if (fc->marker) {
+            char mk[1024];
+            int exists = 0;
+            snprintf(mk, sizeof(mk), "%s%s", f->name, fc->marker);
+            if ((rc = fc->tp->exists(fc->t, mk, &exists, &ferr)) < 0 || !exists)
+                goto next;
+        } else if (fc->stable_looks > 1 && !unchanged_since_last(fc, f)) {
+            oh_debug("file.unstable", "channel=%s file=%s size=%lld", ch->name,
+                     oh_logq(q, sizeof(q), f->name), (long long)f->size);
+            continue;
+        }
+        snprintf(key, sizeof(key), "file:%s:%lld:%lld", f->name, (long long)f->size,
+                 (long long)f->mtime);
+        if (ch->ops && ch->ops->seen && (rc = ch->ops->seen(ch, key, &seen, &ferr)) < 0)
+            goto next;
+        if (seen) {
+            /* Spooled before; only the after-step may be missing (a crash
+             * between commit and move). Finish it. */
+            rc = apply_after(fc, ch, f->name, &ferr);
+            goto next;
+        }
+        if (ch->max_doc_size > 0 && f->size > ch->max_doc_size) {
+            char reason[768];
+            snprintf(reason, sizeof(reason),
+                     "%s is %lld bytes, over max_document_size %lld; left in place, not ingested",
+                     f->name, (long long)f->size, (long long)ch->max_doc_size);
+            oh_error("file.too_big", "channel=%s file=%s size=%lld limit=%lld", ch->name,
+                     oh_logq(q, sizeof(q), f->name), (long long)f->size,
+                     (long long)ch->max_doc_size);
+            if ((rc = spool_notice(ch, sp, f->name, reason, &ferr)) == 0 && ch->ops && ch->ops->remember)
+                rc = ch->ops->remember(ch, key, &ferr);
+            goto next;
+        }
+        rc = take_file(fc, ch, sp, f, key, &ferr);
+        if (rc == OH_EPERM) {
+            /* Unreadable: report once through the dead queue, leave it in place. */
+            char reason[1200], qr[1300];
+            snprintf(reason, sizeof(reason), "%s: cannot be read: %s; left in place", f->name,
+                     ferr.msg);
+            oh_error("file.unreadable", "channel=%s file=%s error=%s", ch->name,
+                     oh_logq(q, sizeof(q), f->name), oh_logq(qr, sizeof(qr), reason));
+            if ((rc = spool_notice(ch, sp, f->name, reason, &ferr)) == 0 && ch->ops && ch->ops->remember)
+                rc = ch->ops->remember(ch, key, &ferr);
+        }
+    next:
+        if (rc < 0) {
+            oh_warn("file.failed", "channel=%s file=%s error=%s", ch->name,
+                    oh_logq(q, sizeof(q), f->name), oh_logq(key, sizeof(key), ferr.msg));
+            if (!first_rc) {
+                first_rc = rc;
+                if (err)
+                    *err = ferr;
+            }
+            if (ferr.retryable && rc == OH_EAGAIN && fc->tp->kind[0] == 's')
+                break; /* the connection is gone: stop this pass */
+        }
+    }
+    oh_file_infos_free(fc->last, fc->nlast);
+    fc->last = files;
+    fc->nlast = n;
+    return first_rc;
+}
+
+/* Expands {event} {id} {origin} {ext} in the outbound name template. */
+static void expand_name(const char *tmpl, const struct oh_outbox_msg *m, char *out, size_t n)
+{
+    size_t o = 0;
+    const char *ext = strstr(m->content_type, "xml") ? "xml"
+                      : strstr(m->content_type, "csv") ? "csv"
+                      : strstr(m->content_type, "edi") ? "edi"
+                      : "json";
+    char idbuf[32];
+
+    snprintf(idbuf, sizeof(idbuf), "%lld", (long long)m->id);
+    for (const char *p = tmpl; *p && o + 1 < n;) {
+        const char *val = NULL;
+        size_t skip = 0;
+        if (strncmp(p, "{event}", 7) == 0)
+            val = m->event, skip = 7;
+        else if (strncmp(p, "{id}", 4) == 0)
+            val = idbuf, skip = 4;
+        else if (strncmp(p, "{origin}", 8) == 0)
+            val = m->origin, skip = 8;
+        else if (strncmp(p, "{ext}", 5) == 0)
+            val = ext, skip = 5;
+        if (val) {
+            for (const char *v = val; *v && o + 1 < n; v++)
+                out[o++] = (*v == '/' ? '_' : *v);
+            p += skip;
+        } else {
+            out[o++] = *p++ == '/' ? '_' : p[-1];
+        }
+    }
+    out[o] = '\0';
+}
+
+int oh_filechan_deliver(struct oh_filechan *fc, struct oh_channel *ch,
+                        const struct oh_outbox_msg *m, struct oh_err *err)
+{
+    char name[512];
+    const char *body = m->body ? m->body : m->payload;
+    size_t len = m->body ? m->body_len : m->payload_len;
+    int rc;
+
+    expand_name(fc->out_name, m, name, sizeof(name));
+    rc = fc->tp->put(fc->t, name, body, len, fc->overwrite, err);
+    if (rc == OH_EEXIST)
+        oh_err_prefix(err, "%s: not overwritten (set overwrite = yes to allow)", ch->name);
+    return rc;
+}
