@@ -1,0 +1,527 @@
+/*
+ * spool.c — opening the spool, queue ids, group commit, enqueue (plain and
+ * streaming) and crash recovery. The state machine and invariants S1–S6 are
+ * drawn in spool.h; the entry file format is described in entry.c; claiming
+ * and the outcomes of a claimed entry live in outcome.c.
+ *
+ * Promises:
+ *   - oh_spool_enqueue / oh_spool_writer_commit returning 0 means the entry
+ *     survives power loss (S1): the file was written in tmp/ (O_EXCL),
+ *     fsync'd, renamed into incoming/, and incoming/ was fsync'd. Any failing
+ *     step is an error and leaves nothing in incoming/ (best effort once the
+ *     rename is done: a worker may already have claimed the entry, which is
+ *     at-least-once delivery, never loss).
+ *   - Ids (S6) are "%013lld-%06u-%d": ms since the epoch, a per-process
+ *     counter that restarts every millisecond, the pid. Within a process they
+ *     strictly increase even if the wall clock steps back; across processes
+ *     the pid keeps them unique.
+ *   - Group commit: the directory fsync after a rename is shared. Each
+ *     directory has numbered "fsync rounds"; a caller whose rename is done
+ *     waits for a round that started after it, and whoever finds no round
+ *     running performs fsync(dir) for everyone waiting. A caller never
+ *     returns 0 before a round that began after its rename succeeded.
+ *
+ * Not done here: the spool does not lock ROOT against a second daemon; two
+ * processes may share it (claims are renames, S3) but oh_spool_recover must
+ * only run when no other process is working on the spool (start-up).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spool_int.h"
+#include "util.h"
+
+static const char *const dir_names[SP_NDIRS] = {
+    [SP_INCOMING] = "incoming", [SP_ACTIVE] = "active", [SP_DEFERRED] = "deferred",
+    [SP_DEAD] = "dead",         [SP_TMP] = "tmp",       [SP_ARCHIVE] = "archive",
+};
+
+#define WRITER_BUF (64 * 1024)
+
+struct oh_spool_writer {
+    struct oh_spool *sp;
+    int fd;
+    char tmp[PATH_MAX];
+    uint64_t len;  /* payload bytes accepted so far */
+    char *buf;     /* buffered payload not yet written */
+    size_t blen;
+    int failed;    /* a write failed: commit will refuse */
+};
+
+/* ---- ids ---------------------------------------------------------------- */
+
+static pthread_mutex_t id_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t id_last_ms;
+static unsigned id_counter;
+
+void sp_new_id(char id[OH_SPOOL_ID_MAX])
+{
+    int64_t ms = oh_now_ms();
+    unsigned c;
+
+    pthread_mutex_lock(&id_mu);
+    if (ms <= id_last_ms) {
+        /* Same millisecond, or the clock stepped back: stay on the last
+         * millisecond and count; a full counter borrows the next one. */
+        ms = id_last_ms;
+        if (++id_counter >= 1000000) {
+            ms++;
+            id_counter = 0;
+        }
+    } else {
+        id_counter = 0;
+    }
+    id_last_ms = ms;
+    c = id_counter;
+    pthread_mutex_unlock(&id_mu);
+    snprintf(id, OH_SPOOL_ID_MAX, "%013lld-%06u-%d", (long long)ms, c, (int)getpid());
+}
+
+/* ---- paths and files ---------------------------------------------------- */
+
+int sp_path(const struct oh_spool *sp, int d, const char *name, char out[PATH_MAX],
+            struct oh_err *err)
+{
+    if ((size_t)snprintf(out, PATH_MAX, "%s/%s", sp->dir[d], name) >= PATH_MAX)
+        return oh_err_set(err, OH_EINVAL, "%s/%s: path too long", sp->dir[d], name);
+    return 0;
+}
+
+int sp_tmp_create(struct oh_spool *sp, const char *name, char path[PATH_MAX], int *fd,
+                  struct oh_err *err)
+{
+    int rc;
+
+    *fd = -1;
+    if ((rc = sp_path(sp, SP_TMP, name, path, err)) < 0)
+        return rc;
+    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (*fd < 0)
+        return oh_err_retry(err, OH_ERROR, "%s: cannot create: %s", path, strerror(errno));
+    return 0;
+}
+
+/* ---- group commit ------------------------------------------------------- */
+
+int sp_dirsync(struct oh_spool *sp, int d, struct oh_err *err)
+{
+    struct sp_gc *g = &sp->gc[d];
+    uint64_t target;
+    int rc = 0;
+
+    pthread_mutex_lock(&g->mu);
+    /* A round that is running now may have started before our change. */
+    target = g->started + 1;
+    while (g->completed < target) {
+        if (!g->running) {
+            uint64_t mine = ++g->started;
+            struct oh_err e2 = {0};
+            int r;
+            g->running = 1;
+            pthread_mutex_unlock(&g->mu);
+            r = oh_fsync_dir(sp->dir[d], &e2);
+            if (r == 0 && OH_FAULT("spool.dirfsync"))
+                r = oh_err_set(&e2, OH_ERROR, "%s: fsync of directory failed: injected fault",
+                               sp->dir[d]);
+            pthread_mutex_lock(&g->mu);
+            g->running = 0;
+            g->completed = mine;
+            if (r < 0) {
+                g->last_failed = mine;
+                memcpy(g->failmsg, e2.msg, sizeof(g->failmsg));
+            }
+            pthread_cond_broadcast(&g->cv);
+        } else {
+            pthread_cond_wait(&g->cv, &g->mu);
+        }
+    }
+    /* XXX: a failure in a round later than ours also fails us. That is
+     * conservative (the caller retries, the store dedups) and after a failed
+     * fsync Linux gives no guarantee about earlier writes anyway. */
+    if (g->last_failed >= target)
+        rc = oh_err_retry(err, OH_ERROR, "%s", g->failmsg);
+    pthread_mutex_unlock(&g->mu);
+    return rc;
+}
+
+/* ---- open / free -------------------------------------------------------- */
+
+static int check_writable(struct oh_spool *sp, struct oh_err *err)
+{
+    char name[OH_SPOOL_ID_MAX + 8], path[PATH_MAX], id[OH_SPOOL_ID_MAX];
+    struct oh_err e2 = {0};
+    int fd;
+
+    sp_new_id(id);
+    snprintf(name, sizeof(name), ".probe.%s", id);
+    if (sp_tmp_create(sp, name, path, &fd, &e2) < 0)
+        return oh_err_set(err, OH_ERROR, "spool %s is not writable: %s", sp->root, e2.msg);
+    close(fd);
+    unlink(path);
+    return 0;
+}
+
+int oh_spool_open(const char *root, const struct oh_spool_opts *opts, struct oh_spool **out,
+                  struct oh_err *err)
+{
+    struct oh_spool *sp = NULL;
+    int rc = OH_ERROR;
+
+    *out = NULL;
+    if (!root || !*root)
+        return oh_err_set(err, OH_EINVAL, "spool: no directory given");
+    if (opts && (opts->backoff_base_ms < 0 || opts->backoff_max_ms < 0 ||
+                 opts->max_attempts < 0 || opts->max_size < 0))
+        return oh_err_set(err, OH_EINVAL, "spool %s: negative backoff, attempts or size limit",
+                          root);
+    if (!(sp = calloc(1, sizeof(*sp))) || !(sp->root = strdup(root)))
+        abort();
+    if (opts)
+        sp->opts = *opts;
+    if (sp->opts.backoff_base_ms == 0)
+        sp->opts.backoff_base_ms = 30 * 1000;
+    if (sp->opts.backoff_max_ms == 0)
+        sp->opts.backoff_max_ms = 3600 * 1000;
+    if (sp->opts.backoff_max_ms < sp->opts.backoff_base_ms)
+        sp->opts.backoff_max_ms = sp->opts.backoff_base_ms;
+    if (sp->opts.max_attempts == 0)
+        sp->opts.max_attempts = 10;
+    for (int d = 0; d < SP_NDIRS; d++) {
+        pthread_mutex_init(&sp->gc[d].mu, NULL);
+        pthread_cond_init(&sp->gc[d].cv, NULL);
+    }
+    pthread_mutex_init(&sp->claim_mu, NULL);
+    for (int d = 0; d < SP_NDIRS; d++) {
+        if ((size_t)snprintf(sp->dir[d], sizeof(sp->dir[d]), "%s/%s", root, dir_names[d]) >=
+            sizeof(sp->dir[d])) {
+            rc = oh_err_set(err, OH_EINVAL, "spool %s: path too long", root);
+            goto done;
+        }
+        if ((rc = oh_mkdirs(sp->dir[d], err)) < 0) {
+            oh_err_prefix(err, "spool %s", root);
+            goto done;
+        }
+    }
+    if ((rc = check_writable(sp, err)) < 0)
+        goto done;
+    *out = sp;
+    sp = NULL;
+    rc = 0;
+done:
+    oh_spool_free(sp);
+    return rc;
+}
+
+static void batch_clear(struct sp_batch *b)
+{
+    sp_names_free(b->names, b->n);
+    memset(b, 0, sizeof(*b));
+}
+
+void oh_spool_free(struct oh_spool *sp)
+{
+    if (!sp)
+        return;
+    batch_clear(&sp->incoming);
+    batch_clear(&sp->due);
+    for (int d = 0; d < SP_NDIRS; d++) {
+        pthread_mutex_destroy(&sp->gc[d].mu);
+        pthread_cond_destroy(&sp->gc[d].cv);
+    }
+    pthread_mutex_destroy(&sp->claim_mu);
+    free(sp->root);
+    free(sp);
+}
+
+const char *oh_spool_root(const struct oh_spool *sp)
+{
+    return sp->root;
+}
+
+/* ---- enqueue ------------------------------------------------------------ */
+
+/* Makes tmp/TMPNAME (already written and closed) the durable entry
+ * incoming/ID (S1). On failure tmp/TMPNAME is removed and incoming/ID is not
+ * left behind. */
+static int publish(struct oh_spool *sp, const char *tmppath, char id[OH_SPOOL_ID_MAX],
+                   struct oh_err *err)
+{
+    char dst[PATH_MAX];
+    int rc;
+
+    sp_new_id(id);
+    if ((rc = sp_path(sp, SP_INCOMING, id, dst, err)) < 0) {
+        unlink(tmppath);
+        return rc;
+    }
+    if (OH_FAULT("spool.rename")) {
+        unlink(tmppath);
+        return oh_err_retry(err, OH_ERROR, "%s: rename to %s failed: injected fault", tmppath, dst);
+    }
+    if (rename(tmppath, dst) < 0) {
+        rc = oh_err_retry(err, OH_ERROR, "%s: rename to %s failed: %s", tmppath, dst,
+                          strerror(errno));
+        unlink(tmppath);
+        return rc;
+    }
+    if ((rc = sp_dirsync(sp, SP_INCOMING, err)) < 0) {
+        /* Not durable: take it back unless a worker already has it. */
+        unlink(dst);
+        oh_err_prefix(err, "spool: entry %s not stored", id);
+        return rc;
+    }
+    return 0;
+}
+
+int sp_sync_close(int fd, const char *path, struct oh_err *err)
+{
+    int fault = OH_FAULT("spool.fsync");
+
+    if (fault || fsync(fd) < 0) {
+        int e = fault ? EIO : errno;
+        close(fd);
+        return oh_err_retry(err, OH_ERROR, "%s: fsync failed: %s", path, strerror(e));
+    }
+    if (close(fd) < 0)
+        return oh_err_retry(err, OH_ERROR, "%s: close failed: %s", path, strerror(errno));
+    return 0;
+}
+
+static void meta_prepare(const struct oh_spool_meta *m, struct oh_spool_meta *c)
+{
+    if (m)
+        *c = *m;
+    else
+        memset(c, 0, sizeof(*c));
+    if (c->received_at == 0)
+        c->received_at = oh_now_ms();
+}
+
+int oh_spool_enqueue(struct oh_spool *sp, const struct oh_spool_meta *m, const void *data,
+                     size_t len, char id[OH_SPOOL_ID_MAX], struct oh_err *err)
+{
+    struct oh_spool_meta c;
+    char hdr[SP_HDR_MAX], tmpname[OH_SPOOL_ID_MAX], path[PATH_MAX], newid[OH_SPOOL_ID_MAX];
+    int fd = -1, rc, hlen;
+
+    if (id)
+        id[0] = '\0';
+    if (!data && len)
+        return oh_err_set(err, OH_EINVAL, "spool: enqueue of %zu bytes without data", len);
+    if (sp->opts.max_size > 0 && (uint64_t)len > (uint64_t)sp->opts.max_size)
+        return oh_err_set(err, OH_ETOOBIG, "spool: payload of %zu bytes is over the limit of %lld",
+                          len, (long long)sp->opts.max_size);
+    meta_prepare(m, &c);
+    if ((hlen = sp_hdr_format(&c, hdr, sizeof(hdr))) < 0)
+        return oh_err_set(err, OH_EINVAL, "spool: entry header too long");
+    sp_new_id(tmpname);
+    if ((rc = sp_tmp_create(sp, tmpname, path, &fd, err)) < 0)
+        goto done;
+    if (oh_write_all(fd, hdr, (size_t)hlen) < 0 || oh_write_all(fd, data, len) < 0) {
+        rc = oh_err_retry(err, OH_ERROR, "%s: write failed: %s", path, strerror(errno));
+        goto done;
+    }
+    rc = sp_sync_close(fd, path, err);
+    fd = -1;
+    if (rc < 0)
+        goto done;
+    rc = publish(sp, path, newid, err);
+    path[0] = '\0'; /* publish() removed or renamed it */
+done:
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0 && path[0])
+        unlink(path);
+    if (rc == 0 && id)
+        snprintf(id, OH_SPOOL_ID_MAX, "%s", newid);
+    return rc;
+}
+
+/* ---- streaming writer --------------------------------------------------- */
+
+static int writer_flush(struct oh_spool_writer *w, struct oh_err *err)
+{
+    if (w->blen && oh_write_all(w->fd, w->buf, w->blen) < 0) {
+        w->failed = 1;
+        return oh_err_retry(err, OH_ERROR, "%s: write failed: %s", w->tmp, strerror(errno));
+    }
+    w->blen = 0;
+    return 0;
+}
+
+int oh_spool_writer_open(struct oh_spool *sp, const struct oh_spool_meta *m,
+                         struct oh_spool_writer **out, struct oh_err *err)
+{
+    struct oh_spool_writer *w = NULL;
+    struct oh_spool_meta c;
+    char hdr[SP_HDR_MAX], name[OH_SPOOL_ID_MAX + 2], id[OH_SPOOL_ID_MAX];
+    int rc, hlen;
+
+    *out = NULL;
+    meta_prepare(m, &c);
+    if ((hlen = sp_hdr_format(&c, hdr, sizeof(hdr))) < 0)
+        return oh_err_set(err, OH_EINVAL, "spool: entry header too long");
+    if (!(w = calloc(1, sizeof(*w))) || !(w->buf = malloc(WRITER_BUF)))
+        abort();
+    w->sp = sp;
+    /* The entry's id is taken at commit, so that FIFO order is the order in
+     * which entries became durable, not the order writers were opened. */
+    sp_new_id(id);
+    snprintf(name, sizeof(name), "w.%s", id);
+    if ((rc = sp_tmp_create(sp, name, w->tmp, &w->fd, err)) < 0) {
+        w->tmp[0] = '\0';
+        goto done;
+    }
+    if (oh_write_all(w->fd, hdr, (size_t)hlen) < 0) {
+        rc = oh_err_retry(err, OH_ERROR, "%s: write failed: %s", w->tmp, strerror(errno));
+        goto done;
+    }
+    *out = w;
+    w = NULL;
+    rc = 0;
+done:
+    oh_spool_writer_abort(w);
+    return rc;
+}
+
+int oh_spool_writer_write(struct oh_spool_writer *w, const void *data, size_t len,
+                          struct oh_err *err)
+{
+    int64_t max = w->sp->opts.max_size;
+
+    if (w->failed)
+        return oh_err_set(err, OH_ERROR, "%s: an earlier write failed", w->tmp);
+    if (max > 0 && w->len + len > (uint64_t)max) {
+        w->failed = 1;
+        return oh_err_set(err, OH_ETOOBIG, "spool: payload over the limit of %lld bytes",
+                          (long long)max);
+    }
+    if (!data && len)
+        return oh_err_set(err, OH_EINVAL, "spool: write of %zu bytes without data", len);
+    w->len += len;
+    if (w->blen + len > WRITER_BUF && writer_flush(w, err) < 0)
+        return OH_ERROR;
+    if (len >= WRITER_BUF) {
+        if (oh_write_all(w->fd, data, len) < 0) {
+            w->failed = 1;
+            return oh_err_retry(err, OH_ERROR, "%s: write failed: %s", w->tmp, strerror(errno));
+        }
+        return 0;
+    }
+    memcpy(w->buf + w->blen, data, len);
+    w->blen += len;
+    return 0;
+}
+
+int oh_spool_writer_commit(struct oh_spool_writer *w, char id[OH_SPOOL_ID_MAX], struct oh_err *err)
+{
+    char newid[OH_SPOOL_ID_MAX];
+    int rc;
+
+    if (id)
+        id[0] = '\0';
+    if (w->failed) {
+        rc = oh_err_set(err, OH_ERROR, "%s: not committed: an earlier write failed", w->tmp);
+        goto done;
+    }
+    if ((rc = writer_flush(w, err)) < 0)
+        goto done;
+    rc = sp_sync_close(w->fd, w->tmp, err);
+    w->fd = -1;
+    if (rc < 0)
+        goto done;
+    rc = publish(w->sp, w->tmp, newid, err);
+    w->tmp[0] = '\0'; /* publish() removed or renamed it */
+    if (rc == 0 && id)
+        snprintf(id, OH_SPOOL_ID_MAX, "%s", newid);
+done:
+    oh_spool_writer_abort(w);
+    return rc;
+}
+
+void oh_spool_writer_abort(struct oh_spool_writer *w)
+{
+    if (!w)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    if (w->tmp[0])
+        unlink(w->tmp);
+    free(w->buf);
+    free(w);
+}
+
+/* ---- recovery (S4) ------------------------------------------------------ */
+
+static int empty_tmp(struct oh_spool *sp, struct oh_err *err)
+{
+    DIR *dh;
+    struct dirent *de;
+    char path[PATH_MAX];
+    int rc = 0;
+
+    if (!(dh = opendir(sp->dir[SP_TMP])))
+        return oh_err_set(err, OH_ERROR, "%s: cannot open directory: %s", sp->dir[SP_TMP],
+                          strerror(errno));
+    while ((de = readdir(dh))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (sp_path(sp, SP_TMP, de->d_name, path, NULL) < 0)
+            continue;
+        if (unlink(path) < 0 && errno != ENOENT) {
+            rc = oh_err_set(err, OH_ERROR, "%s: cannot remove: %s", path, strerror(errno));
+            break;
+        }
+    }
+    closedir(dh);
+    return rc;
+}
+
+int oh_spool_recover(struct oh_spool *sp, size_t *moved, struct oh_err *err)
+{
+    char **names = NULL, src[PATH_MAX], dst[PATH_MAX];
+    size_t n = 0, cnt = 0;
+    int rc;
+
+    if (moved)
+        *moved = 0;
+    if ((rc = sp_names(sp, SP_ACTIVE, &names, &n, err)) < 0)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = sp_path(sp, SP_ACTIVE, names[i], src, err)) < 0 ||
+            (rc = sp_path(sp, SP_INCOMING, names[i], dst, err)) < 0)
+            goto done;
+        if (rename(src, dst) < 0) {
+            if (errno == ENOENT)
+                continue;
+            rc = oh_err_set(err, OH_ERROR, "%s: rename to %s failed: %s", src, dst,
+                            strerror(errno));
+            goto done;
+        }
+        cnt++;
+    }
+    if ((rc = empty_tmp(sp, err)) < 0)
+        goto done;
+    /* incoming/ first: a recovered entry must not vanish from both. */
+    if ((rc = sp_dirsync(sp, SP_INCOMING, err)) < 0 || (rc = sp_dirsync(sp, SP_ACTIVE, err)) < 0 ||
+        (rc = sp_dirsync(sp, SP_TMP, err)) < 0)
+        goto done;
+    /* Names read before the crash may be stale; start afresh. */
+    pthread_mutex_lock(&sp->claim_mu);
+    batch_clear(&sp->incoming);
+    batch_clear(&sp->due);
+    sp->defer_next_scan = 0;
+    pthread_mutex_unlock(&sp->claim_mu);
+done:
+    if (moved)
+        *moved = cnt;
+    sp_names_free(names, n);
+    return rc;
+}

@@ -1,0 +1,97 @@
+/*
+ * spool_int.h — what the spool's source files share; not a public header.
+ *
+ * spool.c     open/free, ids, group commit, enqueue, streaming writer, recover
+ * outcome.c   claim, done, defer, kill, retry
+ * entry.c     the entry file format (header encode/parse), load/show/list/count
+ */
+#ifndef OH_SPOOL_INT_H
+#define OH_SPOOL_INT_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "spool.h"
+
+/* Directory slots; the first four match enum oh_spool_queue. */
+enum {
+    SP_INCOMING = OH_SPOOL_INCOMING,
+    SP_ACTIVE = OH_SPOOL_ACTIVE,
+    SP_DEFERRED = OH_SPOOL_DEFERRED,
+    SP_DEAD = OH_SPOOL_DEAD,
+    SP_TMP,
+    SP_ARCHIVE,
+    SP_NDIRS
+};
+
+/* Largest header we accept when reading (the fields are bounded, escaping at
+ * most triples them: well under this). */
+#define SP_HDR_MAX 16384
+/* A foreign process may defer entries we do not hear about: deferred/ is
+ * rescanned at least this often while workers keep claiming. */
+#define SP_DEFER_RESCAN_MS 1000
+
+/* One "fsync round" per directory (group commit). Rounds are numbered; a
+ * caller that changed the directory needs a round that started after its
+ * change, and whichever caller finds no round running performs it for all. */
+struct sp_gc {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t started;     /* rounds begun */
+    uint64_t completed;   /* rounds finished */
+    int running;
+    uint64_t last_failed; /* number of the last round whose fsync failed */
+    char failmsg[sizeof(((struct oh_err *)0)->msg)];
+};
+
+/* A sorted batch of names read with one readdir. */
+struct sp_batch {
+    char **names;
+    size_t n, next;
+};
+
+struct oh_spool {
+    char *root;
+    char dir[SP_NDIRS][PATH_MAX];
+    struct oh_spool_opts opts;
+    struct sp_gc gc[SP_NDIRS];
+
+    pthread_mutex_t claim_mu; /* guards the two batches and defer_next_scan */
+    struct sp_batch incoming;
+    struct sp_batch due;      /* deferred entries found due by the last scan */
+    int64_t defer_next_scan;  /* no deferred/ scan before this time (ms) */
+};
+
+/* spool.c */
+int sp_dirsync(struct oh_spool *sp, int d, struct oh_err *err);
+/* Creates tmp/NAME (O_EXCL) for writing; *fd receives the descriptor. */
+int sp_tmp_create(struct oh_spool *sp, const char *name, char path[PATH_MAX], int *fd,
+                  struct oh_err *err);
+/* fsync(fd) then close(fd); closes fd in every case. Fault point
+ * "spool.fsync". */
+int sp_sync_close(int fd, const char *path, struct oh_err *err);
+void sp_new_id(char id[OH_SPOOL_ID_MAX]);
+/* "DIR/NAME" into out; OH_EINVAL when too long. */
+int sp_path(const struct oh_spool *sp, int d, const char *name, char out[PATH_MAX],
+            struct oh_err *err);
+
+/* entry.c */
+/* 1 when name is a well-formed entry id (what list/claim consider). */
+int sp_valid_id(const char *name);
+/* Serialises m into buf (header plus the blank line); returns its length or
+ * -1 when it does not fit. */
+int sp_hdr_format(const struct oh_spool_meta *m, char *buf, size_t n);
+/* Reads the header from fd (positioned at 0). *payload_off receives where
+ * the payload starts. OH_EINVAL on a malformed header. */
+int sp_hdr_read(int fd, const char *path, struct oh_spool_meta *m, size_t *payload_off,
+                struct oh_err *err);
+/* Reads the entry at DIR/ID (meta only when out_data is NULL). */
+int sp_entry_read(struct oh_spool *sp, int d, const char *id, struct oh_spool_meta *m,
+                  char **out_data, size_t *out_len, struct oh_err *err);
+/* Sorted names of the entries in one directory (caller frees with
+ * sp_names_free). */
+int sp_names(struct oh_spool *sp, int d, char ***out, size_t *n, struct oh_err *err);
+void sp_names_free(char **names, size_t n);
+
+#endif
