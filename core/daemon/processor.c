@@ -1,0 +1,360 @@
+/* processor.c — see processor.h (invariants P1–P5). */
+#include "processor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "canonical.h"
+#include "formats/formats.h"
+#include "log.h"
+#include "map/map.h"
+#include "util.h"
+
+struct item {
+    char id[OH_SPOOL_ID_MAX];
+    struct oh_spool_entry *e;
+    struct oh_hub_channel *hc;
+    json_t *records;       /* array of validated canonical orders */
+    char sha[65];
+    int failed;            /* permanent: goes to dead/ */
+    char error[1024];
+};
+
+static void item_fail(struct item *it, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void item_fail(struct item *it, const char *fmt, ...)
+{
+    va_list ap;
+    it->failed = 1;
+    va_start(ap, fmt);
+    vsnprintf(it->error, sizeof(it->error), fmt, ap);
+    va_end(ap);
+}
+
+struct collect {
+    struct item *it;
+    const char *mapname;
+};
+
+static int on_record(void *ud, size_t index, json_t *record, const struct oh_err *rec_err)
+{
+    struct collect *c = ud;
+    if (c->it->failed)
+        return 0;
+    if (!record) {
+        item_fail(c->it, "record %zu: %s", index, rec_err ? rec_err->msg : "rejected by mapping");
+        return 0;
+    }
+    json_array_append(c->it->records, record);
+    return 0;
+}
+
+/* Canonical JSON input: one order object or an array of them. Parsed through
+ * the document tree so money keeps its exact digits. */
+static int decode_canonical(struct item *it, struct oh_err *err)
+{
+    const struct oh_format *f = oh_format_find("json");
+    struct oh_arena *a = oh_arena_new(0);
+    struct oh_format_opts o = { 0 };
+    struct oh_node *root = NULL;
+    json_t *j = NULL;
+    int rc;
+
+    if ((rc = f->decode(a, it->e->data, it->e->len, &o, &root, err)) < 0)
+        goto done;
+    if (!(j = oh_node_to_canonical_json(root))) {
+        rc = oh_err_set(err, OH_EINVAL, "invalid UTF-8 in canonical JSON");
+        goto done;
+    }
+    if (json_is_object(j)) {
+        json_array_append_new(it->records, j);
+        j = NULL;
+    } else if (json_is_array(j)) {
+        json_array_extend(it->records, j);
+    } else {
+        rc = oh_err_set(err, OH_EINVAL, "canonical input must be an order object or an array of orders");
+    }
+done:
+    json_decref(j);
+    oh_arena_free(a);
+    return rc;
+}
+
+/* Everything that needs no store: decode, map, validate. */
+static void prepare(struct oh_hub *h, struct item *it)
+{
+    const struct oh_spool_meta *m = &it->e->meta;
+    struct oh_err err;
+    size_t i;
+    json_t *rec;
+
+    oh_err_clear(&err);
+    oh_sha256_hex(it->e->data, it->e->len, it->sha);
+    it->records = json_array();
+    if (strcmp(m->format, "error") == 0) {
+        item_fail(it, "%s", m->error[0] ? m->error : "rejected at the source");
+        return;
+    }
+    if (!(it->hc = oh_hub_channel(h, m->channel))) {
+        item_fail(it, "channel '%s' is not in the configuration", m->channel);
+        return;
+    }
+    if (it->hc->ch.max_doc_size > 0 && (int64_t)it->e->len > it->hc->ch.max_doc_size) {
+        item_fail(it, "document is %zu bytes, over max_document_size %lld", it->e->len,
+                  (long long)it->hc->ch.max_doc_size);
+        return;
+    }
+    if (it->hc->map) {
+        struct oh_map_ctx ctx = { m->channel, m->received_at, m->source };
+        struct collect c = { it, oh_map_name(it->hc->map) };
+        if (oh_map_run(it->hc->map, it->e->data, it->e->len, &ctx, on_record, &c, &err) < 0) {
+            item_fail(it, "%s", err.msg);
+            return;
+        }
+        if (it->failed)
+            return;
+    } else if (strcmp(m->format, "canonical") == 0) {
+        if (decode_canonical(it, &err) < 0) {
+            item_fail(it, "%s", err.msg);
+            return;
+        }
+    } else {
+        item_fail(it, "format '%s' needs a mapping on channel %s", m->format, m->channel);
+        return;
+    }
+    json_array_foreach(it->records, i, rec) {
+        if (oh_canonical_order_check(rec, m->channel, &err) < 0) {
+            const char *ext = json_string_value(json_object_get(rec, "external_id"));
+            if (json_array_size(it->records) > 1)
+                item_fail(it, "order %zu%s%s%s: %s", i, ext ? " (" : "", ext ? ext : "",
+                          ext ? ")" : "", err.msg);
+            else
+                item_fail(it, "%s", err.msg);
+            return;
+        }
+    }
+}
+
+struct emit {
+    struct oh_store *st;
+    const char *event, *origin;
+    int64_t order_id;
+    const char *payload;
+    int rc;
+    size_t n;
+    struct oh_err *err;
+};
+
+static void emit_one(const char *target, void *ud)
+{
+    struct emit *e = ud;
+    if (e->rc < 0)
+        return;
+    e->rc = oh_store_outbox_add(e->st, e->event, target, e->origin, e->order_id, e->payload, NULL,
+                                e->err);
+    if (e->rc == 0)
+        e->n++;
+}
+
+static int emit(struct oh_hub *h, struct oh_store *st, const char *event, const char *origin,
+                int64_t order_id, const json_t *order, size_t *count, struct oh_err *err)
+{
+    char *payload = json_dumps(order, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    struct emit e = { st, event, origin, order_id, payload, 0, 0, err };
+    if (!payload)
+        abort();
+    oh_hub_route(h, event, origin, emit_one, &e);
+    free(payload);
+    *count += e.n;
+    return e.rc;
+}
+
+/* Stores one prepared document inside the open transaction. */
+static int store_item(struct oh_hub *h, struct oh_store *st, struct item *it,
+                      struct oh_proc_stats *stats, struct oh_err *err)
+{
+    const struct oh_spool_meta *m = &it->e->meta;
+    struct oh_store_doc d = { m->channel, it->id, it->sha, m->source, m->format, m->received_at };
+    int64_t doc_id = 0;
+    size_t i, stored = 0, unchanged = 0, stale = 0, events = 0;
+    json_t *rec;
+    int rc;
+    char q[256];
+
+    if ((rc = oh_store_document_put(st, &d, "stored", NULL, &doc_id, err)) < 0)
+        return rc;
+    json_array_foreach(it->records, i, rec) {
+        struct oh_upsert_result r;
+        char hash[65], ev[64];
+        const char *ext = json_string_value(json_object_get(rec, "external_id"));
+
+        oh_canonical_hash(rec, hash);
+        if ((rc = oh_store_upsert_order(st, m->channel, rec, hash, doc_id, &r, err)) < 0) {
+            oh_err_prefix(err, "order %s", ext);
+            return rc;
+        }
+        switch (r.what) {
+        case OH_UPSERT_INSERTED:
+            stored++;
+            if ((rc = emit(h, st, "order.created", m->channel, r.order_id, rec, &events, err)) < 0)
+                return rc;
+            if (strcmp(r.new_status, "pending") != 0) {
+                snprintf(ev, sizeof(ev), "order.%s", r.new_status);
+                if ((rc = emit(h, st, ev, m->channel, r.order_id, rec, &events, err)) < 0)
+                    return rc;
+            }
+            break;
+        case OH_UPSERT_UPDATED:
+            stored++;
+            if ((rc = emit(h, st, "order.updated", m->channel, r.order_id, rec, &events, err)) < 0)
+                return rc;
+            if (strcmp(r.old_status, r.new_status) != 0) {
+                snprintf(ev, sizeof(ev), "order.%s", r.new_status);
+                if ((rc = emit(h, st, ev, m->channel, r.order_id, rec, &events, err)) < 0)
+                    return rc;
+            }
+            break;
+        case OH_UPSERT_UNCHANGED: unchanged++; break;
+        case OH_UPSERT_STALE:
+            stale++;
+            oh_info("order.stale", "channel=%s external_id=%s spool_id=%s", m->channel,
+                    oh_logq(q, sizeof(q), ext), it->id);
+            break;
+        }
+    }
+    if (stored == 0 && (unchanged || stale)) {
+        /* record what became of the document: nothing new in it */
+        if ((rc = oh_store_document_put(st, &d, stale && !unchanged ? "stale" : "unchanged", NULL,
+                                        &doc_id, err)) < 0)
+            return rc;
+    }
+    stats->stored += stored;
+    stats->unchanged += unchanged;
+    stats->stale += stale;
+    stats->events += events;
+    return 0;
+}
+
+static int put_dead_row(struct oh_store *st, struct item *it, struct oh_err *err)
+{
+    const struct oh_spool_meta *m = &it->e->meta;
+    struct oh_store_doc d = { m->channel, it->id, it->sha, m->source, m->format, m->received_at };
+    return oh_store_document_put(st, &d, "dead", it->error, NULL, err);
+}
+
+static void release_all(struct oh_hub *h, struct item *items, size_t n, const char *why)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct oh_err e;
+        if (oh_spool_defer(h->spool, items[i].id, why, &e) < 0)
+            oh_error("spool.defer_failed", "spool_id=%s error=\"%s\"", items[i].id, e.msg);
+    }
+}
+
+int oh_process_batch(struct oh_hub *h, struct oh_store *st, struct oh_proc_stats *stats,
+                     struct oh_err *err)
+{
+    size_t cap = (size_t)h->set.batch, n = 0;
+    struct item *items = calloc(cap, sizeof(*items));
+    int rc = 0, in_txn = 0;
+    char q[1100];
+
+    if (!items)
+        abort();
+    /* claim and prepare (no store work yet) */
+    while (n < cap) {
+        struct item *it = &items[n];
+        struct oh_err e;
+        rc = oh_spool_claim(h->spool, it->id, &e);
+        if (rc == OH_ENOTFOUND) {
+            rc = 0;
+            break;
+        }
+        if (rc < 0) {
+            oh_error("spool.claim_failed", "error=%s", oh_logq(q, sizeof(q), e.msg));
+            rc = 0;
+            break;
+        }
+        if (oh_spool_load(h->spool, it->id, &it->e, &e) < 0) {
+            oh_error("spool.load_failed", "spool_id=%s error=%s", it->id, oh_logq(q, sizeof(q), e.msg));
+            oh_spool_kill(h->spool, it->id, e.msg, NULL);
+            continue;
+        }
+        n++;
+        prepare(h, it);
+    }
+    stats->claimed += n;
+    if (n == 0)
+        goto done;
+
+    if ((rc = oh_store_begin(st, err)) < 0)
+        goto retry_all;
+    in_txn = 1;
+    for (size_t i = 0; i < n; i++) {
+        struct item *it = &items[i];
+        struct oh_err e;
+        oh_err_clear(&e);
+        if (it->failed) {
+            if ((rc = put_dead_row(st, it, err)) < 0)
+                goto retry_all;
+            continue;
+        }
+        if ((rc = oh_store_savepoint(st, err)) < 0)
+            goto retry_all;
+        rc = store_item(h, st, it, stats, &e);
+        if (rc < 0 && e.retryable) {
+            *err = e;
+            goto retry_all;
+        }
+        if (rc < 0) {
+            /* P2: this document alone */
+            if ((rc = oh_store_rollback_savepoint(st, err)) < 0)
+                goto retry_all;
+            item_fail(it, "store: %s", e.msg);
+            if ((rc = put_dead_row(st, it, err)) < 0)
+                goto retry_all;
+        } else if ((rc = oh_store_release_savepoint(st, err)) < 0) {
+            goto retry_all;
+        }
+    }
+    if ((rc = oh_store_commit(st, err)) < 0)
+        goto retry_all;
+    in_txn = 0;
+    /* P4: only now does the spool let go */
+    for (size_t i = 0; i < n; i++) {
+        struct item *it = &items[i];
+        struct oh_err e;
+        if (it->failed) {
+            stats->dead++;
+            char qe[1100];
+            oh_warn("document.dead", "channel=%s spool_id=%s source=%s error=%s",
+                    it->e->meta.channel, it->id, oh_logq(q, sizeof(q), it->e->meta.source),
+                    oh_logq(qe, sizeof(qe), it->error));
+            if (oh_spool_kill(h->spool, it->id, it->error, &e) < 0)
+                oh_error("spool.kill_failed", "spool_id=%s error=\"%s\"", it->id, e.msg);
+        } else if (oh_spool_done(h->spool, it->id, &e) < 0) {
+            oh_error("spool.done_failed", "spool_id=%s error=\"%s\"", it->id, e.msg);
+        }
+    }
+    rc = 0;
+    goto done;
+
+retry_all:
+    /* P3: the store is unavailable or the transaction failed as a whole */
+    if (in_txn)
+        oh_store_rollback(st);
+    oh_warn("store.batch_failed", "documents=%zu error=%s", n, oh_logq(q, sizeof(q), err->msg));
+    release_all(h, items, n, err->msg);
+    stats->deferred += n;
+    if (!err->retryable)
+        err->retryable = 1;
+    rc = OH_EAGAIN;
+done:
+    for (size_t i = 0; i < n; i++) {
+        oh_spool_entry_free(items[i].e);
+        json_decref(items[i].records);
+    }
+    free(items);
+    return rc;
+}
