@@ -183,4 +183,33 @@ void oh_http_vendor_message(const char *body, size_t len, char *out, size_t n);
 /* Percent-encodes s for a URL query value into a malloc'd string. */
 char *oh_http_escape(const char *s);
 
+/* Client settings shared by every HTTP channel (keys of [channel NAME]):
+ *   http_timeout = 60s, http_connect_timeout = 10s, http_attempts = 5,
+ *   max_rps = 0 (requests per second, 0 = unlimited),
+ *   max_requests = 0 (per poll, 0 = unlimited), max_response = 64M,
+ *   ca_file = PATH (an extra CA bundle; verification is always on).
+ * s may be NULL. o is filled with defaults first. Strings in o point into s. */
+int oh_http_client_opts_from_conf(const struct oh_conf_section *s, struct oh_http_client_opts *o,
+                                  struct oh_err *err);
+/* Process-wide sleep function for clients whose opts.sleep_fn is NULL
+ * (tests and benchmarks record waits with it). NULL restores nanosleep. */
+void oh_http_set_default_sleep(void (*fn)(void *ud, int64_t ms), void *ud);
+
+/* ------------------------------------------------- vendor JSON helpers */
+
+/* ISO-8601 "YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM|-HH:MM]" to ms since the
+ * epoch; no zone means UTC (WooCommerce *_gmt fields). 0 or OH_EINVAL. */
+int oh_http_parse_time(const char *s, int64_t *out_ms);
+
+/* Calls cb with the exact bytes of each element of a JSON array: the array
+ * under top-level key `key` of an object, or the top-level array itself
+ * when key is NULL. The scan checks structure only (strings, nesting);
+ * parse each element to validate it. cb returns non-zero to stop (that
+ * value is returned). OH_EINVAL with err set when the text is not a JSON
+ * object/array of that shape (e.g. a truncated body), OH_ENOTFOUND when
+ * the key is absent. */
+int oh_json_each_element(const char *buf, size_t len, const char *key,
+                         int (*cb)(const char *elem, size_t elen, void *ud), void *ud,
+                         struct oh_err *err);
+
 #endif
