@@ -4,6 +4,8 @@
 #ifndef OH_MIGRATE_H
 #define OH_MIGRATE_H
 
+#include <stddef.h> /* the generated table ends in NULLs */
+
 struct oh_migration {
     int version;
     const char *name;

@@ -48,6 +48,9 @@ int oh_store_open(const struct oh_store_conf *c, struct oh_store **out, struct o
 void oh_store_free(struct oh_store *st); /* NULL is a no-op */
 /* Checks the connection, reconnecting when it was lost (T5). */
 int oh_store_ping(struct oh_store *st, struct oh_err *err);
+/* The server's id of the current connection (for diagnostics and tests),
+ * 0 while disconnected. */
+unsigned long oh_store_connection_id(struct oh_store *st);
 
 /* Applies pending migrations (core/store/migrations/, embedded in the
  * binary) in order, each recorded in schema_migrations. Twice is a no-op.
