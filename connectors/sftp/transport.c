@@ -700,6 +700,15 @@ static void seen_clear(struct oh_sftp *t)
     t->nseen = 0;
 }
 
+/* Same as oh_file_infos_free; kept here so the transport does not need the
+ * engine's library (EDI and tests use the transport alone). */
+static void infos_free(struct oh_file_info *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].name);
+    free(v);
+}
+
 static int body_list(struct oh_sftp *t, struct call *c, struct oh_err *err)
 {
     LIBSSH2_SFTP_HANDLE *h = NULL;
@@ -760,8 +769,7 @@ static int body_list(struct oh_sftp *t, struct call *c, struct oh_err *err)
 done:
     if (h)
         libssh2_sftp_closedir(h);
-    if (v)
-        oh_file_infos_free(v, n);
+    infos_free(v, n);
     return rc;
 }
 
