@@ -25,6 +25,9 @@
  * step is one rename, so after a crash the entry exists exactly once, with
  * the old header or the new one (S2); tmp/ leftovers are removed by recover.
  *
+ * An entry whose header cannot be read goes to dead/ unchanged on kill or
+ * defer (defer returns 1 then): waiting will not repair it.
+ *
  * attempts counts failures: defer and kill add one. defer sends the entry to
  * dead/ once attempts would exceed opts.max_attempts, so an entry is
  * deferred at most max_attempts times. The next attempt is due
@@ -290,16 +293,21 @@ done:
     return rc;
 }
 
-/* active/ID with header m -> dead/ID, reason beside it. */
+/* active/ID with header m -> dead/ID, reason beside it. m NULL: the header
+ * is unreadable, so the file moves as it is (the reason says why). */
 static int to_dead(struct oh_spool *sp, const char *id, struct oh_spool_meta *m,
                    const char *reason, struct oh_err *err)
 {
     int rc;
 
-    snprintf(m->error, sizeof(m->error), "%s", reason);
+    if (m) {
+        snprintf(m->error, sizeof(m->error), "%s", reason);
+        if ((rc = rewrite_active(sp, id, m, err)) < 0)
+            return rc;
+    }
     /* Reason first: a crash before the entry moves leaves only an orphan
      * .reason (never listed), not a dead entry without one. */
-    if ((rc = rewrite_active(sp, id, m, err)) < 0 || (rc = write_reason(sp, id, reason, err)) < 0 ||
+    if ((rc = write_reason(sp, id, reason, err)) < 0 ||
         (rc = move(sp, SP_ACTIVE, id, SP_DEAD, NULL, err)) < 0 ||
         (rc = sp_dirsync(sp, SP_DEAD, err)) < 0 || (rc = sp_dirsync(sp, SP_ACTIVE, err)) < 0)
         return rc;
@@ -325,7 +333,15 @@ int oh_spool_defer(struct oh_spool *sp, const char *id, const char *reason, stru
 
     if (!reason)
         reason = "";
-    if ((rc = read_active_meta(sp, id, &m, err)) < 0)
+    if ((rc = read_active_meta(sp, id, &m, err)) == OH_EINVAL && sp_valid_id(id)) {
+        /* A damaged entry will not get better by waiting. */
+        char why[sizeof(m.error)];
+        snprintf(why, sizeof(why), "%s (entry damaged: %.700s)", reason, err ? err->msg : "");
+        if ((rc = to_dead(sp, id, NULL, why, err)) < 0)
+            return rc;
+        return 1;
+    }
+    if (rc < 0)
         return rc;
     m.attempts++;
     if (m.attempts > sp->opts.max_attempts) {
@@ -354,10 +370,14 @@ int oh_spool_kill(struct oh_spool *sp, const char *id, const char *reason, struc
     struct oh_spool_meta m;
     int rc;
 
-    if ((rc = read_active_meta(sp, id, &m, err)) < 0)
+    if (!reason)
+        reason = "";
+    if ((rc = read_active_meta(sp, id, &m, err)) == OH_EINVAL && sp_valid_id(id))
+        return to_dead(sp, id, NULL, reason, err); /* damaged: moved as it is */
+    if (rc < 0)
         return rc;
     m.attempts++;
-    return to_dead(sp, id, &m, reason ? reason : "", err);
+    return to_dead(sp, id, &m, reason, err);
 }
 
 int oh_spool_retry(struct oh_spool *sp, const char *id, struct oh_err *err)
