@@ -100,7 +100,7 @@ static int load_settings(struct oh_hub *h, struct loader *ld)
     struct oh_err e;
     const char *v;
     long attempts = 10, spool_attempts = 10;
-    char host[128] = "localhost";
+    char host[128] = "localhost", abspath[PATH_MAX];
     int rc = 0;
 
     oh_err_clear(&e);
@@ -134,7 +134,10 @@ static int load_settings(struct oh_hub *h, struct loader *ld)
     v = oh_conf_get(s, "instance");
     if (v && *v) {
         set->instance = xstrdup(v);
-    } else if (asprintf(&set->instance, "%s:%ld", host, (long)getpid()) < 0) {
+    } else if (asprintf(&set->instance, "%s:%s", host,
+                        realpath(h->conf->path, abspath) ? abspath : h->conf->path) < 0) {
+        /* stable across restarts, so a restarted daemon takes back its own
+         * poll and outbox leases at once instead of waiting them out */
         abort();
     }
     v = oh_conf_get(s, "log_level");
