@@ -599,6 +599,29 @@ static int scalar_filter(struct ev *ev, const struct filter *f, const struct exp
         v->node = src;
         return 0;
     }
+    case F_DIV: {
+        struct val dv;
+        const char *a, *b, *d;
+        int rc;
+        size_t dl;
+        if ((rc = eval(ev, f->args[0], cur, 0, &dv)) < 0)
+            return rc;
+        if (oh_map_val_empty(&dv) || !text(&dv, &dl))
+            return rec_fail(ev, dv.node ? dv.node : cur, NULL, f->line, "div: the divisor is missing");
+        if (oh_map_decimal(ev->a, s, n, -1, '.', &a) < 0)
+            return rec_fail(ev, src, NULL, f->line, "\"%.*s\" is not a decimal number", (int)n, s);
+        if (oh_map_decimal(ev->a, dv.s, dl, -1, '.', &b) < 0)
+            return rec_fail(ev, dv.node, NULL, f->line, "\"%.*s\" is not a decimal number", (int)dl,
+                            dv.s);
+        rc = oh_map_decimal_div(ev->a, a, b, &d);
+        if (rc == -2)
+            return rec_fail(ev, dv.node ? dv.node : src, NULL, f->line, "division by zero");
+        if (rc < 0)
+            return rec_fail(ev, src, NULL, f->line, "\"%s\" / \"%s\" is out of range", a, b);
+        str_val(v, d, strlen(d));
+        v->node = src;
+        return 0;
+    }
     case F_COUNTRY: {
         char cc[3];
         if (oh_map_country(s, n, cc) < 0)

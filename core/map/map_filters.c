@@ -27,7 +27,7 @@ static const struct filter_info filters[] = {
     {"len", F_LEN, 0, 0, 1},         {"concat", F_CONCAT, 1, -1, 0},
     {"substr", F_SUBSTR, 1, 2, 0},   {"replace", F_REPLACE, 2, 2, 0},
     {"cents", F_CENTS, 0, 0, 0},     {"country", F_COUNTRY, 0, 0, 0},
-    {"neg", F_NEG, 0, 0, 0},
+    {"neg", F_NEG, 0, 0, 0},         {"div", F_DIV, 1, 1, 0},
 };
 
 const struct filter_info *oh_map_filter_info(const char *name, size_t len)
@@ -132,6 +132,80 @@ int oh_map_decimal(struct oh_arena *a, const char *s, size_t len, int places, ch
         o += nf;
     }
     *o = '\0';
+    return 0;
+}
+
+/* "12.340" -> 12340 and scale 3. */
+static int scaled(const char *s, __int128 *v, int *scale)
+{
+    __int128 x = 0;
+    int neg = 0, sc = 0, frac = 0, any = 0;
+    if (*s == '-' || *s == '+')
+        neg = *s++ == '-';
+    for (; *s; s++) {
+        if (*s == '.' && !frac) {
+            frac = 1;
+            continue;
+        }
+        if (!isdigit((unsigned char)*s) || sc > 18 || x > (__int128)1 << 100)
+            return -1;
+        x = x * 10 + (*s - '0');
+        sc += frac;
+        any = 1;
+    }
+    if (!any)
+        return -1;
+    *v = neg ? -x : x;
+    *scale = sc;
+    return 0;
+}
+
+int oh_map_decimal_div(struct oh_arena *a, const char *x, const char *y, const char **out)
+{
+    __int128 n, d, q, r;
+    int sn, sd, neg;
+    char buf[80], *o = buf + sizeof(buf) - 1;
+    int digits = 0;
+
+    if (scaled(x, &n, &sn) < 0 || scaled(y, &d, &sd) < 0)
+        return -1;
+    if (d == 0)
+        return -2;
+    /* n/10^sn / (d/10^sd) * 10^4 = n * 10^(4 + sd - sn) / d */
+    for (int k = 0; k < 4 + sd; k++) {
+        if (n > ((__int128)1 << 110) || n < -((__int128)1 << 110))
+            return -3;
+        n *= 10;
+    }
+    for (int k = 0; k < sn; k++) {
+        if (d > ((__int128)1 << 110) || d < -((__int128)1 << 110))
+            return -3;
+        d *= 10;
+    }
+    neg = (n < 0) != (d < 0);
+    if (n < 0)
+        n = -n;
+    if (d < 0)
+        d = -d;
+    q = n / d;
+    r = n % d;
+    if (r * 2 >= d)
+        q++;
+    *o = '\0';
+    do {
+        *--o = (char)('0' + (int)(q % 10));
+        q /= 10;
+        if (++digits == 4)
+            *--o = '.';
+    } while (q > 0 || digits < 5);
+    if (neg && strspn(o, "0.") != strlen(o))
+        *--o = '-';
+    {
+        size_t l = strlen(o);
+        while (o[l - 1] == '0' && o[l - 3] != '.')
+            o[--l] = '\0';
+        *out = oh_arena_strndup(a, o, l);
+    }
     return 0;
 }
 

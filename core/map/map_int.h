@@ -62,7 +62,7 @@ struct expr {
 enum filter_id {
     F_STR, F_INT, F_DECIMAL, F_NUMBER, F_LOWER, F_UPPER, F_TRIM, F_REQUIRED, F_DEFAULT,
     F_LOOKUP, F_TIME, F_DATE, F_SPLIT, F_JOIN, F_FIRST, F_LAST, F_LEN, F_CONCAT, F_SUBSTR,
-    F_REPLACE, F_CENTS, F_COUNTRY, F_NEG,
+    F_REPLACE, F_CENTS, F_COUNTRY, F_NEG, F_DIV,
 };
 
 struct table {
@@ -147,6 +147,10 @@ int oh_map_val_empty(const struct val *v);
  * places < 0 keeps the decimals as written; mark is '.' or ','. */
 int oh_map_decimal(struct oh_arena *a, const char *s, size_t len, int places, char mark,
                    const char **out);
+/* Exact a / b rounded half-up to 4 decimals, trailing zeros past the second
+ * decimal dropped ("34.90" / "2" -> "17.45"). -1 on a bad number, -2 on
+ * division by zero, -3 if too large. */
+int oh_map_decimal_div(struct oh_arena *a, const char *x, const char *y, const char **out);
 /* Country name, alpha-3 or alpha-2 code -> ISO 3166 alpha-2 in out; -1 if unknown. */
 int oh_map_country(const char *s, size_t len, char out[3]);
 /* ISO-8601 date-time (offsets, fractions, Z; a bare date is midnight UTC),

@@ -441,6 +441,7 @@ static int filter(struct ps *p, struct filter *f)
                 return perr(p, (size_t)col, "substr needs whole-number arguments");
             break;
         case F_DEFAULT:
+        case F_DIV:
         case F_CONCAT:
             if (a->k == E_WORD)
                 return perr(p, (size_t)col, "%s needs a \"string\", a number or a path, not %s",
