@@ -273,6 +273,7 @@ static int publish(struct oh_spool *sp, const char *tmppath, char id[OH_SPOOL_ID
     }
     if ((rc = sp_dirsync(sp, SP_INCOMING, err)) < 0) {
         /* Not durable: take it back unless a worker already has it. */
+        unlink(dst);
         oh_err_prefix(err, "spool: entry %s not stored", id);
         return rc;
     }

@@ -72,6 +72,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
 
+    unsetenv("OH_FAULTS"); /* a failed fault test must not spill over */
     oh_spool_free(f->sp);
     nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
