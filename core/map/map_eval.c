@@ -285,7 +285,11 @@ static int eval_path(struct ev *ev, const struct path *pa, const struct oh_node 
     if (start)
         walk(pa->steps, pa->nsteps, start, &s);
     if (!multi) {
-        node_val(s.n ? s.v[0] : NULL, out);
+        const struct oh_node *n = s.n ? s.v[0] : NULL, *t;
+        /* an XML element with attributes reads as its text in a scalar place */
+        if (n && n->type == OH_NODE_OBJECT && (t = oh_node_getn(n, "#text", 5)) && oh_node_is_scalar(t))
+            n = t;
+        node_val(n, out);
         return 0;
     }
     memset(out, 0, sizeof(*out));
