@@ -1,0 +1,521 @@
+/*
+ * edi_common.c — the error list and report, text conversion, element nodes
+ * and the loop engine shared by x12.c and edifact.c.
+ *
+ * The loop engine keeps a stack of open loops. A segment that starts a child
+ * loop of an open loop opens it (closing the loops inside that one); a
+ * segment that is a member of an open loop goes there (closing inner loops);
+ * anything else is kept in the innermost loop, in order, and reported. This
+ * is the X12/EDIFACT rule that a loop ends at the first segment that cannot
+ * belong to it, without positional (sequence) checking.
+ */
+#include "edi_int.h"
+
+#include "arena.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void edi_copy(char *dst, size_t cap, const char *s, size_t n)
+{
+    if (!s)
+        n = 0;
+    if (n >= cap)
+        n = cap - 1;
+    if (n)
+        memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+int edi_is_digits(const char *s, size_t n)
+{
+    if (!n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
+struct oh_edi_report *edi_report_new(enum oh_edi_syntax syntax)
+{
+    struct oh_edi_report *r = calloc(1, sizeof(*r));
+    if (!r)
+        abort();
+    r->syntax = syntax;
+    return r;
+}
+
+static void *grow(void *p, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return p;
+    size_t nc = *cap ? *cap * 2 : 8;
+    void *q = realloc(p, nc * size);
+    if (!q)
+        abort();
+    memset((char *)q + *cap * size, 0, (nc - *cap) * size);
+    *cap = nc;
+    return q;
+}
+
+/* Capacities are kept next to the arrays' lengths by doubling from 8; the
+ * capacity is recomputed from the length (powers of two), so the public
+ * structs need no capacity fields. */
+static size_t cap_of(size_t n)
+{
+    size_t c = 8;
+    while (c < n)
+        c *= 2;
+    return n ? c : 0;
+}
+
+struct oh_edi_ichg_info *edi_report_add_ichg(struct oh_edi_report *r)
+{
+    size_t cap = cap_of(r->nichg);
+    r->ichg = grow(r->ichg, &cap, r->nichg, sizeof(*r->ichg));
+    struct oh_edi_ichg_info *ic = &r->ichg[r->nichg++];
+    memset(ic, 0, sizeof(*ic));
+    ic->ordinal = (int)r->nichg;
+    ic->status = OH_EDI_ACCEPTED;
+    return ic;
+}
+
+struct oh_edi_group_info *edi_report_add_group(struct oh_edi_ichg_info *ic)
+{
+    size_t cap = cap_of(ic->ngroups);
+    ic->groups = grow(ic->groups, &cap, ic->ngroups, sizeof(*ic->groups));
+    struct oh_edi_group_info *g = &ic->groups[ic->ngroups++];
+    memset(g, 0, sizeof(*g));
+    g->ordinal = (int)ic->ngroups;
+    g->status = OH_EDI_ACCEPTED;
+    return g;
+}
+
+int edi_group_keep_set(struct oh_edi_group_info *g, const struct oh_edi_set_info *si)
+{
+    size_t cap = cap_of(g->nsets_kept);
+    g->sets = grow(g->sets, &cap, g->nsets_kept, sizeof(*g->sets));
+    g->sets[g->nsets_kept++] = *si;
+    return 0;
+}
+
+void oh_edi_report_free(struct oh_edi_report *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nichg; i++) {
+        for (size_t j = 0; j < r->ichg[i].ngroups; j++)
+            free(r->ichg[i].groups[j].sets);
+        free(r->ichg[i].groups);
+    }
+    free(r->ichg);
+    free(r->err);
+    free(r);
+}
+
+void oh_edi_report_print(const struct oh_edi_report *r, FILE *f)
+{
+    for (size_t i = 0; i < r->nerr; i++)
+        fprintf(f, "%s: %s\n", r->err[i].severity == OH_EDI_ERROR ? "error" : "warning",
+                r->err[i].msg);
+    if (r->errors_truncated)
+        fprintf(f, "error: too many errors; later ones were not kept\n");
+}
+
+void edi_err_add(struct oh_edi_report *r, size_t max, const struct edi_loc *loc,
+                 enum oh_edi_severity sev, const char *elem_ref, int elem, int comp,
+                 struct edi_codes codes, const char *fmt, ...)
+{
+    if (sev == OH_EDI_ERROR)
+        r->nerrors++;
+    else
+        r->nwarnings++;
+    if (!max)
+        max = 10000;
+    if (r->nerr >= max) {
+        r->errors_truncated = 1;
+        return;
+    }
+    size_t cap = cap_of(r->nerr);
+    r->err = grow(r->err, &cap, r->nerr, sizeof(*r->err));
+    struct oh_edi_error *e = &r->err[r->nerr++];
+    memset(e, 0, sizeof(*e));
+    e->severity = sev;
+    e->interchange = loc->ichg;
+    e->group = loc->group;
+    e->set = loc->set;
+    memcpy(e->icn, loc->icn, sizeof(e->icn));
+    memcpy(e->gcn, loc->gcn, sizeof(e->gcn));
+    memcpy(e->scn, loc->scn, sizeof(e->scn));
+    e->seg_pos = loc->seg_pos;
+    memcpy(e->seg_id, loc->seg_id, sizeof(e->seg_id));
+    memcpy(e->loop_id, loc->loop_id, sizeof(e->loop_id));
+    e->elem = elem;
+    e->comp = comp;
+    edi_copy(e->elem_ref, sizeof(e->elem_ref), elem_ref, strlen(elem_ref));
+    e->seg_code = codes.seg;
+    e->elem_code = codes.elem;
+    e->set_code = codes.set;
+    e->group_code = codes.group;
+    e->ichg_code = codes.ichg;
+
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+
+    int x12 = loc->syntax == OH_EDI_X12;
+    size_t n = 0, sz = sizeof(e->msg);
+    if (loc->ichg)
+        n += (size_t)snprintf(e->msg + n, sz - n, "interchange %s",
+                              loc->icn[0] ? loc->icn : "(no control number)");
+    else
+        n += (size_t)snprintf(e->msg + n, sz - n, "file");
+    if (loc->group && n < sz && (x12 || loc->gcn[0]))
+        n += (size_t)snprintf(e->msg + n, sz - n, " group %s", loc->gcn[0] ? loc->gcn : "?");
+    if (loc->set && n < sz)
+        n += (size_t)snprintf(e->msg + n, sz - n, " %s %s", x12 ? "set" : "message",
+                              loc->scn[0] ? loc->scn : "?");
+    if (n < sz)
+        n += (size_t)snprintf(e->msg + n, sz - n, ": %s", what);
+    if (loc->seg_pos && n < sz)
+        snprintf(e->msg + n, sz - n, " (segment %u%s%s)", loc->seg_pos,
+                 loc->seg_id[0] ? ", " : "", loc->seg_id);
+}
+
+enum oh_edi_syntax oh_edi_detect(const char *data, size_t len)
+{
+    size_t i = 0;
+    if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
+        i++;
+    if (len - i >= 4 && memcmp(data + i, "ISA", 3) == 0)
+        return OH_EDI_X12;
+    if (len - i >= 4 && (memcmp(data + i, "UNA", 3) == 0 || memcmp(data + i, "UNB", 3) == 0))
+        return OH_EDI_EDIFACT;
+    return OH_EDI_UNKNOWN;
+}
+
+/* ---- text ---- */
+
+char *edi_to_utf8(struct oh_arena *a, const char *s, size_t n, size_t *outlen, int *was)
+{
+    size_t i = 0;
+    while (i < n && !((unsigned char)s[i] & 0x80))
+        i++;
+    if (i == n || oh_utf8_check(s, n) == 0) {
+        *was = i == n ? 0 : 1;
+        *outlen = n;
+        return oh_arena_strndup(a, s, n);
+    }
+    *was = 2;
+    size_t extra = 0;
+    for (size_t k = 0; k < n; k++)
+        extra += ((unsigned char)s[k] & 0x80) ? 1 : 0;
+    char *o = oh_arena_try_alloc(a, n + extra + 1);
+    if (!o)
+        return NULL;
+    size_t m = 0;
+    for (size_t k = 0; k < n; k++) {
+        unsigned char c = (unsigned char)s[k];
+        if (c < 0x80) {
+            o[m++] = (char)c;
+        } else {
+            o[m++] = (char)(0xC0 | (c >> 6));
+            o[m++] = (char)(0x80 | (c & 0x3F));
+        }
+    }
+    o[m] = '\0';
+    *outlen = m;
+    return o;
+}
+
+/* Next piece of p[0..n) up to sep (not released by rel). */
+static size_t piece_end(const char *p, size_t n, char sep, char rel)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (rel && p[i] == rel) {
+            i += 2;
+            continue;
+        }
+        if (p[i] == sep)
+            return i;
+        i++;
+    }
+    return n;
+}
+
+static int has_sep(const char *p, size_t n, char sep, char rel)
+{
+    return sep && piece_end(p, n, sep, rel) < n;
+}
+
+static struct oh_node *scalar(struct oh_arena *a, const char *p, size_t n, char rel,
+                              int *flags)
+{
+    char tmp[256];
+    char *buf = NULL;
+    const char *src = p;
+    if (rel && memchr(p, rel, n)) {
+        buf = n < sizeof(tmp) ? tmp : oh_arena_try_alloc(a, n);
+        if (!buf)
+            return NULL;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (p[i] == rel && i + 1 < n)
+                i++;
+            buf[m++] = p[i];
+        }
+        src = buf;
+        n = m;
+    }
+    size_t len;
+    int was;
+    char *s = edi_to_utf8(a, src, n, &len, &was);
+    if (!s)
+        return NULL;
+    *flags |= was == 1 ? 1 : was == 2 ? 2 : 0;
+    struct oh_node *node = oh_node_new(a, OH_NODE_STRING);
+    if (!node)
+        return NULL;
+    node->s = s;
+    node->len = (uint32_t)len;
+    return node;
+}
+
+static const char *const comp_keys[] = {"1", "2", "3", "4", "5", "6", "7", "8", "9"};
+
+static int set_key_num(struct oh_arena *a, struct oh_node *n, unsigned k, int two)
+{
+    char key[12];
+    if (!two && k >= 1 && k <= 9) {
+        n->key = comp_keys[k - 1];
+        n->key_len = 1;
+        return 0;
+    }
+    int len = snprintf(key, sizeof(key), two ? "%02u" : "%u", k);
+    return oh_node_set_key(a, n, key, (size_t)len);
+}
+
+/* One repetition: scalar or composite (NULL + *empty when no data). */
+static struct oh_node *one_value(struct oh_arena *a, const char *p, size_t n, char comp,
+                                 char rel, int *empty, int *flags, int keep_empty)
+{
+    *empty = 0;
+    if (!has_sep(p, n, comp, rel)) {
+        if (!n && !keep_empty) {
+            *empty = 1;
+            return NULL;
+        }
+        return scalar(a, p, n, rel, flags);
+    }
+    struct oh_node *obj = oh_node_new(a, OH_NODE_OBJECT);
+    if (!obj)
+        return NULL;
+    unsigned k = 1;
+    for (;;) {
+        size_t e = piece_end(p, n, comp, rel);
+        if (e) {
+            struct oh_node *c = scalar(a, p, e, rel, flags);
+            if (!c || set_key_num(a, c, k, 0) < 0)
+                return NULL;
+            oh_node_append(obj, c);
+        }
+        if (e >= n)
+            break;
+        p += e + 1;
+        n -= e + 1;
+        k++;
+    }
+    if (!obj->count && !keep_empty) {
+        *empty = 1;
+        return NULL;
+    }
+    return obj;
+}
+
+struct oh_node *edi_elem_node(struct oh_arena *a, const char *p, size_t n, char comp, char rep,
+                              char rel, int *empty, int *flags)
+{
+    if (!has_sep(p, n, rep, rel))
+        return one_value(a, p, n, comp, rel, empty, flags, 0);
+    *empty = 0;
+    struct oh_node *arr = oh_node_new(a, OH_NODE_ARRAY);
+    if (!arr)
+        return NULL;
+    for (;;) {
+        size_t e = piece_end(p, n, rep, rel);
+        int em;
+        struct oh_node *v = one_value(a, p, e, comp, rel, &em, flags, 1);
+        if (!v)
+            return NULL;
+        oh_node_append(arr, v);
+        if (e >= n)
+            break;
+        p += e + 1;
+        n -= e + 1;
+    }
+    return arr;
+}
+
+/* ---- loop engine ---- */
+
+static int word_in(const char *list, const char *w)
+{
+    size_t wl = strlen(w);
+    const char *p = list;
+    while ((p = strstr(p, w)) != NULL) {
+        if ((p == list || p[-1] == ' ') && (p[wl] == ' ' || p[wl] == '\0'))
+            return 1;
+        p += wl;
+    }
+    return 0;
+}
+
+void edi_tree_init(struct edi_tree *t, struct oh_arena *a, const struct edi_schema *sc,
+                   struct oh_node *set)
+{
+    memset(t, 0, sizeof(*t));
+    t->a = a;
+    t->sc = sc;
+    t->st[0].node = set;
+}
+
+const char *edi_tree_loop(const struct edi_tree *t)
+{
+    return t->depth ? t->st[t->depth].def->trigger : "";
+}
+
+static const struct edi_loopdef *child_loop(const struct edi_schema *sc, const char *parent,
+                                            const char *id)
+{
+    for (const struct edi_loopdef *l = sc->loops; l && l->name; l++)
+        if (strcmp(l->trigger, id) == 0 && strcmp(l->parent, parent) == 0)
+            return l;
+    return NULL;
+}
+
+static int in_schema(const struct edi_schema *sc, const char *id)
+{
+    if (word_in(sc->root, id))
+        return 1;
+    for (const struct edi_loopdef *l = sc->loops; l && l->name; l++)
+        if (strcmp(l->trigger, id) == 0 || word_in(l->members, id))
+            return 1;
+    return 0;
+}
+
+static void push(struct edi_tree *t, const struct edi_loopdef *def, struct oh_node *seg,
+                 const char *hl)
+{
+    oh_node_append(t->st[t->depth].node, seg);
+    if (t->depth + 1 >= EDI_MAX_DEPTH)
+        return; /* XXX: deeper nesting is kept flat; no real set nests this deep */
+    t->depth++;
+    t->st[t->depth].def = def;
+    t->st[t->depth].node = seg;
+    edi_copy(t->st[t->depth].hl, sizeof(t->st[t->depth].hl), hl, hl ? strlen(hl) : 0);
+}
+
+/* HL: nest under the open HL whose HL01 is hl_parent; no parent: top. */
+static int add_hl(struct edi_tree *t, struct oh_node *seg, const char *hl_id,
+                  const char *hl_parent)
+{
+    const struct edi_loopdef *def = child_loop(t->sc, "", "HL");
+    int d = t->depth;
+    int found = 0;
+    if (hl_parent && *hl_parent) {
+        for (; d > 0; d--)
+            if (t->st[d].def == def && strcmp(t->st[d].hl, hl_parent) == 0) {
+                found = 1;
+                break;
+            }
+    }
+    if (!found)
+        d = 0;
+    t->depth = d;
+    push(t, def, seg, hl_id);
+    return (hl_parent && *hl_parent && !found) ? 2 : 0;
+}
+
+int edi_tree_add(struct edi_tree *t, struct oh_node *seg, const char *id, const char *hl_id,
+                 const char *hl_parent)
+{
+    const struct edi_schema *sc = t->sc;
+    if (!sc) {
+        oh_node_append(t->st[0].node, seg);
+        return 0;
+    }
+    if (sc->hl && strcmp(id, "HL") == 0)
+        return add_hl(t, seg, hl_id, hl_parent);
+    for (int d = t->depth; d >= 0; d--) {
+        const char *name = d ? t->st[d].def->name : "";
+        const struct edi_loopdef *c = child_loop(sc, name, id);
+        if (c) {
+            t->depth = d;
+            push(t, c, seg, NULL);
+            return 0;
+        }
+        if (word_in(d ? t->st[d].def->members : sc->root, id)) {
+            t->depth = d;
+            oh_node_append(t->st[d].node, seg);
+            return 0;
+        }
+    }
+    oh_node_append(t->st[t->depth].node, seg);
+    return in_schema(sc, id) ? 2 : 6;
+}
+
+/* ---- segments ---- */
+
+static const char *const K2[100] = {"00", "01", "02", "03", "04", "05", "06", "07", "08", "09",
+    "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23", "24",
+    "25", "26", "27", "28", "29", "30", "31", "32", "33", "34", "35", "36", "37", "38", "39",
+    "40", "41", "42", "43", "44", "45", "46", "47", "48", "49", "50", "51", "52", "53", "54",
+    "55", "56", "57", "58", "59", "60", "61", "62", "63", "64", "65", "66", "67", "68", "69",
+    "70", "71", "72", "73", "74", "75", "76", "77", "78", "79", "80", "81", "82", "83", "84",
+    "85", "86", "87", "88", "89", "90", "91", "92", "93", "94", "95", "96", "97", "98", "99"};
+
+const char *edi_key2(unsigned pos, char buf[12])
+{
+    if (pos < 100)
+        return K2[pos];
+    snprintf(buf, 12, "%u", pos);
+    return buf;
+}
+
+struct oh_node *edi_seg_node(struct oh_arena *a, const struct edi_slice *el, size_t nel,
+                             char comp, char rep, char rel, uint64_t skip, uint32_t segpos,
+                             int *flags)
+{
+    struct oh_node *seg = oh_node_new(a, OH_NODE_OBJECT);
+    if (!seg || oh_node_set_key(a, seg, el[0].p, el[0].n) < 0)
+        return NULL;
+    seg->col = segpos;
+    for (size_t i = 1; i < nel; i++) {
+        if (!el[i].n || (i < 64 && (skip >> i) & 1))
+            continue;
+        int empty;
+        struct oh_node *v = edi_elem_node(a, el[i].p, el[i].n, comp, rep, rel, &empty, flags);
+        if (empty)
+            continue;
+        if (!v)
+            return NULL;
+        char kb[12];
+        const char *k = edi_key2((unsigned)i, kb);
+        if (k == kb) {
+            if (oh_node_set_key(a, v, kb, strlen(kb)) < 0)
+                return NULL;
+        } else {
+            v->key = k;
+            v->key_len = 2;
+        }
+        oh_node_append(seg, v);
+    }
+    return seg;
+}
