@@ -162,12 +162,13 @@ static int tp_open(struct tp *x, struct oh_err *err, const char *fmt, ...)
     vsnprintf(extra, sizeof(extra), fmt, ap);
     va_end(ap);
     if (strstr(extra, "url ="))
-        snprintf(text, sizeof(text), "[channel t]\ntype = sftp\n%s"
-                 "reconnect_backoff = 0\n%s\n", strstr(extra, "timeout =") ? "" : "timeout = 5s\n",
-                 extra);
+        snprintf(text, sizeof(text), "[channel t]\ntype = sftp\n%s%s%s\n",
+                 strstr(extra, "timeout =") ? "" : "timeout = 5s\n",
+                 strstr(extra, "reconnect_backoff =") ? "" : "reconnect_backoff = 0\n", extra);
     else
         snprintf(text, sizeof(text), "[channel t]\ntype = sftp\nurl = sftp://%s@127.0.0.1:%s%s\n"
-                 "timeout = 5s\nreconnect_backoff = 0\n%s\n", E.user, E.port, testdir, extra);
+                 "timeout = 5s\n%s%s\n", E.user, E.port, testdir,
+                 strstr(extra, "reconnect_backoff =") ? "" : "reconnect_backoff = 0\n", extra);
     memset(x, 0, sizeof(*x));
     rc = oh_conf_parse(text, "test.ini", &x->conf, &perr);
     assert_int_equal(rc, 0);
@@ -429,13 +430,17 @@ static void test_wrong_key_refused(void **state)
     struct oh_file_info *files = NULL;
     size_t n = 0;
 
-    assert_int_equal(tp_open(&x, &err, "%s", key_lines(E.key_unknown)), 0);
+    assert_int_equal(tp_open(&x, &err, "%sreconnect_backoff = 1m\n", key_lines(E.key_unknown)), 0);
     assert_int_equal(x.tp->list(x.t, &files, &n, &err), OH_EPERM);
     assert_int_equal(err.retryable, 0);
     print_message("refusal: %s\n", err.msg);
     assert_non_null(strstr(err.msg, "authentication"));
-    /* within the backoff window the same refusal comes back at once */
+    /* within the backoff window the same refusal comes back without a new
+     * connection (the message says when the next attempt will be) */
     assert_int_equal(x.tp->list(x.t, &files, &n, &err), OH_EPERM);
+    assert_int_equal(err.retryable, 0);
+    assert_non_null(strstr(err.msg, "authentication"));
+    assert_non_null(strstr(err.msg, "next connect attempt in"));
     tp_close(&x);
 }
 
