@@ -374,8 +374,12 @@ static int decode(struct oh_arena *a, const char *data, size_t len, const struct
                           len, o->max_size);
     if (len > INT32_MAX)
         return oh_err_set(err, OH_ETOOBIG, "json: document of %zu bytes is too large", len);
-    if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
-        off = 3; /* a UTF-8 BOM is tolerated */
+    if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+        data += 3; /* a UTF-8 BOM is tolerated */
+        len -= 3;
+        c.js = data;
+        c.len = len;
+    }
     if (memchr(data, '\0', len))
         return jerr(&c, (size_t)((const char *)memchr(data, '\0', len) - data), "NUL byte in input");
     while (off < len && is_ws(data[off]))
