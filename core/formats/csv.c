@@ -237,7 +237,7 @@ static int decode(struct oh_arena *a, const char *data, size_t len, const struct
     if (!(c.root = oh_node_new(a, OH_NODE_ARRAY)))
         return oh_err_set(err, OH_ETOOBIG, "csv: document too large for memory limit");
     c.root->line = 1;
-    if (csv_init(&p, CSV_STRICT_FINI) != 0)
+    if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0)
         return oh_err_set(err, OH_ERROR, "csv: out of memory");
     inited = 1;
     csv_set_delim(&p, delim);
