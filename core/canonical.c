@@ -337,7 +337,7 @@ static int check_address(json_t *order, const char *role, struct oh_err *err)
         size_t n = strlen(s);
         for (size_t i = 0; i < n && i < 7; i++)
             up[i] = (char)toupper((unsigned char)s[i]);
-        if (!oh_iso3166_valid(up))
+        if (n != 2 || !oh_iso3166_valid(up))
             return oh_err_set(err, OH_EINVAL, "%s.country: \"%.40s\" is not an ISO 3166 alpha-2 code",
                               role, s);
         json_object_set_new(a, "country", json_string(up));
@@ -427,14 +427,14 @@ int oh_canonical_order_check(json_t *order, const char *channel, struct oh_err *
                           "status: \"%.40s\" is not an order state (pending, accepted, released, "
                           "partially_shipped, shipped, delivered, on_hold, cancelled, returned)",
                           json_string_value(v));
-    if ((rc = want_string(order, "currency", "", 0, 3, err)) < 0)
+    if ((rc = want_string(order, "currency", "", 0, 16, err)) < 0)
         return rc;
     if ((v = json_object_get(order, "currency"))) {
         char up[4] = "";
         const char *s = json_string_value(v);
         for (size_t i = 0; i < 3 && s[i]; i++)
             up[i] = (char)toupper((unsigned char)s[i]);
-        if (!oh_iso4217_valid(up))
+        if (strlen(s) != 3 || !oh_iso4217_valid(up))
             return oh_err_set(err, OH_EINVAL, "currency: \"%s\" is not an ISO 4217 code", s);
         json_object_set_new(order, "currency", json_string(up));
     }

@@ -6,7 +6,7 @@ printed as the first line of stdout) plus:
   * fault injection, applied to vendor paths only (not /_control):
       {"op": "faults", "rate_429": 0.1, "rate_500": 0.05, "rate_slow": 0,
        "slow_ms": 1500, "rate_drop": 0, "rate_truncate": 0,
-       "next": ["429", "500", "503", "drop", "truncate", "slow"]}
+       "next": ["429", "500", "503", "drop", "truncate", "slow", "422"]}
     "next" faults are used one per request, in order, before the random ones.
     A "drop" closes the connection without an answer; a "truncate" sends a
     200 whose JSON body is cut in half (Content-Length matches the cut body).
@@ -124,11 +124,18 @@ class FakeHandler(BaseHTTPRequestHandler):
             return True, False
         if f == "truncate":
             return False, True
+        if f == "422":
+            self.body()
+            self.send(422, self.reject_body())
+            return True, False
         return False, False
 
     # overridden by each fake
     def too_many(self, retry_after):
         self.send(429, {"errors": "Exceeded call limit"}, {"Retry-After": retry_after})
+
+    def reject_body(self):
+        return {"errors": {"base": ["rejected by the fake"]}}
 
     def server_error_body(self, status):
         return {"errors": "Internal Server Error"}

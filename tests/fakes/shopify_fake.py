@@ -134,6 +134,9 @@ class Handler(FakeHandler):
         self.send(429, {"errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."},
                   {"Retry-After": retry_after, "X-Shopify-Shop-Api-Call-Limit": self.call_limit()})
 
+    def reject_body(self):
+        return {"errors": {"base": ["The fulfillment order's status is closed, which is not fulfillable"]}}
+
     def err(self, status, errors):
         self.send(status, {"errors": errors}, {"X-Shopify-Shop-Api-Call-Limit": self.call_limit()})
 

@@ -142,8 +142,11 @@ def write_json(path, obj):
 def wait_until(cond, timeout, what):
     end = time.time() + timeout
     while time.time() < end:
-        if cond():
-            return
+        try:
+            if cond():
+                return
+        except subprocess.CalledProcessError:
+            pass  # e.g. the daemon has not created its tables yet
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 

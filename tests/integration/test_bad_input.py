@@ -57,7 +57,7 @@ def main():
             ("big.json", "max_document_size"),
             ("unreadable.json", "cannot be read"),
             ("ship_to.contry", "not a field"),
-            ("unit_price", "floating-point"),
+            ("unit_price", "not a decimal"),
             ("currency", "ISO 4217"),
             ("ship_to.country", "ISO 3166"),
         ]

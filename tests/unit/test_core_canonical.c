@@ -89,7 +89,7 @@ static void test_rejections_name_the_field(void **state)
     expect_error("{\"external_id\":\"1\",\"lines\":[{\"sku\":\"A\",\"qty\":\"1\"},{\"sku\":\"B\",\"qty\":\"-1\"}]}",
                  "lines[1].qty: \"-1\" must be greater than 0");
     expect_error("{\"external_id\":\"1\",\"lines\":[{\"sku\":\"A\",\"qty\":\"0.000\"}]}", "must be greater than 0");
-    expect_error("{\"external_id\":\"1\",\"currency\":\"EURO\",\"lines\":[{\"sku\":\"A\",\"qty\":1}]}", "currency");
+    expect_error("{\"external_id\":\"1\",\"currency\":\"EURO\",\"lines\":[{\"sku\":\"A\",\"qty\":1}]}", "currency: \"EURO\" is not an ISO 4217 code");
     expect_error("{\"external_id\":\"1\",\"currency\":\"XXY\",\"lines\":[{\"sku\":\"A\",\"qty\":1}]}",
                  "currency: \"XXY\" is not an ISO 4217 code");
     expect_error("{\"external_id\":\"1\",\"bill_to\":{\"country\":\"Germany\"},\"lines\":[{\"sku\":\"A\",\"qty\":1}]}",
