@@ -87,8 +87,11 @@ static void test_entities_refused(void **state)
     struct oh_node *n = NULL;
     struct oh_err err = {0};
     (void)state;
+    /* libxml2 itself may stop the amplification first; either way no tree */
     assert_int_equal(dec(bomb, &n, &err), OH_EINVAL);
-    assert_non_null(strstr(err.msg, "entity &lol3; refused"));
+    assert_non_null(strstr(err.msg, "xml: line 8"));
+    assert_int_equal(dec("<!DOCTYPE r [<!ENTITY e \"x\">]><r>&e;</r>", &n, &err), OH_EINVAL);
+    assert_non_null(strstr(err.msg, "entity &e; refused"));
     assert_int_equal(dec(xxe, &n, &err), OH_EINVAL);
     assert_non_null(strstr(err.msg, "entity &x; refused"));
 }
