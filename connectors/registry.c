@@ -5,9 +5,11 @@
 #include <string.h>
 
 extern const struct oh_connector oh_connector_dir;
+extern const struct oh_connector oh_connector_sftp;
 
 static const struct oh_connector *const registry[] = {
     &oh_connector_dir,
+    &oh_connector_sftp,
     NULL,
 };
 
