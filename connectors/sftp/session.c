@@ -521,16 +521,19 @@ static int do_connect(struct oh_sftp *t, struct oh_err *err)
         rc = connect_family(t, fam, offered, sizeof(offered), err);
     if (rc == HK_NEXT) {
         if (!offered[0])
-            rc = oh_err_set(err, OH_EPERM, "no host key algorithm in common with %s port %d",
+            rc = oh_err_set(err, OH_EPERM,
+                            "SSH handshake with %s port %d failed for every host key type "
+                            "(ed25519, ECDSA, RSA): no algorithms in common",
                             t->host, t->port);
         else
             rc = oh_err_set(err, OH_EPERM,
-                            "host key for %s port %d is not known%s%s%s: server offered %s; "
-                            "refusing to connect (check the fingerprint with the partner, then "
-                            "add it to known_hosts or host_key)",
-                            t->host, t->port, t->known_hosts ? " (not in " : "",
-                            t->known_hosts ? t->known_hosts : "", t->known_hosts ? ")" : "",
-                            offered);
+                            "host key for %s port %d is not known (%s%s%s%s): server offered "
+                            "%s; refusing to connect (check the fingerprint with the partner, "
+                            "then add it to known_hosts or host_key)",
+                            t->host, t->port, t->known_hosts ? "not in " : "",
+                            t->known_hosts ? t->known_hosts : "",
+                            t->known_hosts && t->npins ? " and " : "",
+                            t->npins ? "not the pinned host_key" : "", offered);
     }
     return rc;
 }
@@ -540,8 +543,11 @@ int oh_sftp_ensure(struct oh_sftp *t, int *fresh, struct oh_err *err)
 {
     int64_t now = oh_mono_ms();
     int rc, next = 0;
-    char hb[128];
+    char hb[128], ub[128], eb[1200];
+    struct oh_err local;
 
+    if (!err)
+        err = &local; /* the message is kept for the backoff window */
     *fresh = 0;
     if (t->ss) {
         if (now - t->last_used > t->idle_ms) {
@@ -556,8 +562,7 @@ int oh_sftp_ensure(struct oh_sftp *t, int *fresh, struct oh_err *err)
     if (t->fails > 0 && now < t->next_try) {
         rc = oh_err_set(err, t->last_err.code, "%s (next connect attempt in %lld ms)",
                         t->last_err.msg, (long long)(t->next_try - now));
-        if (err)
-            err->retryable = t->last_err.retryable;
+        err->retryable = t->last_err.retryable;
         return rc;
     }
     if ((rc = do_connect(t, err)) < 0) {
@@ -566,16 +571,16 @@ int oh_sftp_ensure(struct oh_sftp *t, int *fresh, struct oh_err *err)
                                  : 0);
         t->fails++;
         oh_err_prefix(err, "sftp %s: %s@%s:%d", t->chan, t->user, t->host, t->port);
-        if (err)
-            t->last_err = *err;
-        oh_warn("sftp.connect_failed", "channel=%s host=%s port=%d code=%s", t->chan,
-                oh_logq(hb, sizeof(hb), t->host), t->port, oh_strcode(rc));
+        t->last_err = *err;
+        oh_warn("sftp.connect_failed", "channel=%s host=%s port=%d code=%s retry_in_ms=%lld error=%s",
+                t->chan, oh_logq(hb, sizeof(hb), t->host), t->port, oh_strcode(rc),
+                (long long)(t->next_try - now), oh_logq(eb, sizeof(eb), err->msg));
         return rc;
     }
     t->fails = 0;
     t->last_used = now;
     *fresh = 1;
     oh_info("sftp.connected", "channel=%s host=%s port=%d user=%s", t->chan,
-            oh_logq(hb, sizeof(hb), t->host), t->port, t->user);
+            oh_logq(hb, sizeof(hb), t->host), t->port, oh_logq(ub, sizeof(ub), t->user));
     return 0;
 }
