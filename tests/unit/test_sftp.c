@@ -487,6 +487,20 @@ static void test_unknown_host_refused(void **state)
     tp_close(&x);
 }
 
+/* ssh-keyscan -H and HashKnownHosts write hashed host names: accepted. */
+static void test_hashed_known_hosts(void **state)
+{
+    char cmd[4200], extra[4096];
+    snprintf(cmd, sizeof(cmd), "mkdir '%s/kh' && cp '%s' '%s/kh/known_hosts' && "
+             "ssh-keygen -q -H -f '%s/kh/known_hosts' >/dev/null 2>&1",
+             testdir, E.known_hosts, testdir, testdir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "grep -q '^|1|' '%s/kh/known_hosts'", testdir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(extra, sizeof(extra), "key = %s\nknown_hosts = %s/kh/known_hosts\n", E.key, testdir);
+    list_ok(extra);
+}
+
 static void test_host_key_pin(void **state)
 {
     struct tp x;
@@ -781,6 +795,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_key_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_host_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hashed_known_hosts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_key_pin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changed_host_key_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_refusals, setup, teardown),
