@@ -4,10 +4,6 @@
  *
  * Same environment as test_sftp.c (`eval "$(scripts/sshd env)"`); without it
  * every test FAILS with a message saying so.
- *
- * XXX The build links a test with its one module (oh_conn_sftp), and
- * oh_conn_sftp does not yet link oh_conn_dir where the engine lives; until
- * it does, the engine's source is compiled into this test.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -24,7 +20,7 @@
 
 #include "config.h"
 #include "connector.h"
-#include "connectors/dir/filechan.c"
+#include "connectors/dir/filechan.h"
 #include "connectors/sftp/sftp.h"
 #include "spool/spool.h"
 
