@@ -86,8 +86,8 @@ static void poll_until_done(struct vf_chan *c, struct oh_spool *sp, int max_poll
     int rc = -1;
     for (int i = 0; i < max_polls && rc != 0; i++) {
         rc = c->ch.conn->poll(&c->ch, sp, &err);
-        if (rc < 0)
-            assert_true(err.retryable);
+        if (rc < 0 && !err.retryable)
+            fail_msg("poll failed permanently: %s", err.msg);
     }
     assert_int_equal(rc, 0);
 }
@@ -508,13 +508,13 @@ static void test_inventory_push(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_plain_http_refused, setup),
-        cmocka_unit_test_setup(test_webhooks, setup),
-        cmocka_unit_test_setup(test_fulfilment_push, setup),
-        cmocka_unit_test_setup(test_inventory_push, setup),
-        cmocka_unit_test_setup(test_restart_mid_sync, setup),
-        cmocka_unit_test_setup(test_updates_during_sync_and_same_second, setup),
-        cmocka_unit_test_setup(test_poll_5000_with_faults, setup),
+        cmocka_unit_test_setup_teardown(test_plain_http_refused, setup, vf_teardown),
+        cmocka_unit_test_setup_teardown(test_webhooks, setup, vf_teardown),
+        cmocka_unit_test_setup_teardown(test_fulfilment_push, setup, vf_teardown),
+        cmocka_unit_test_setup_teardown(test_inventory_push, setup, vf_teardown),
+        cmocka_unit_test_setup_teardown(test_restart_mid_sync, setup, vf_teardown),
+        cmocka_unit_test_setup_teardown(test_updates_during_sync_and_same_second, setup, vf_teardown),
+        cmocka_unit_test_setup_teardown(test_poll_5000_with_faults, setup, vf_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

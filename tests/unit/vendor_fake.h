@@ -39,6 +39,20 @@ struct vf_fake {
 };
 
 /* argv: NULL-terminated extra arguments after the script. */
+/* The running fake, so a failed assertion's teardown can stop it. */
+static pid_t vf_current_pid;
+
+static int vf_teardown(void **state)
+{
+    (void)state;
+    if (vf_current_pid > 0) {
+        kill(vf_current_pid, SIGTERM);
+        waitpid(vf_current_pid, NULL, 0);
+        vf_current_pid = 0;
+    }
+    return 0;
+}
+
 static int vf_start(struct vf_fake *f, const char *script, const char *const *extra)
 {
     int pfd[2];
@@ -71,6 +85,7 @@ static int vf_start(struct vf_fake *f, const char *script, const char *const *ex
         _exit(127);
     }
     close(pfd[1]);
+    vf_current_pid = f->pid;
     /* Bounded wait for the port line (building 5,000 orders takes a moment). */
     deadline = oh_mono_ms() + 60000;
     while (got < sizeof(line) - 1 && oh_mono_ms() < deadline) {
@@ -98,6 +113,7 @@ static void vf_stop(struct vf_fake *f)
         kill(f->pid, SIGTERM);
         waitpid(f->pid, NULL, 0);
         f->pid = 0;
+        vf_current_pid = 0;
     }
 }
 
