@@ -342,10 +342,11 @@ static void add_to_msg(struct efp *p)
 {
     p->set_segs++;
     p->loc.seg_pos = p->set_segs;
-    check_charset(p);
-    check_rules(p);
-    if (!p->set)
+    if (!p->set) {
+        check_charset(p);
+        check_rules(p);
         return;
+    }
     int flags = 0;
     struct oh_node *seg =
         edi_seg_node(p->a, p->el, p->nel, p->cs, p->rep, p->rel, 0, p->set_segs, &flags);
@@ -361,6 +362,8 @@ static void add_to_msg(struct efp *p)
     int rc = edi_tree_add(&p->tree, seg, seg->key, NULL, NULL);
     const char *lp = edi_tree_loop(&p->tree);
     edi_copy(p->loc.loop_id, sizeof(p->loc.loop_id), lp, strlen(lp));
+    check_charset(p);
+    check_rules(p);
     if (rc) {
         ERR(p, OH_EDI_WARNING, "", 0, C(15, 0, 0, 0, 0), "segment %s is %s; kept in order%s%s",
             seg->key, rc == 2 ? "not expected here" : "not in this message's segment table",

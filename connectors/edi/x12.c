@@ -253,9 +253,10 @@ static void add_to_set(struct x12p *p)
 {
     p->set_segs++;
     p->loc.seg_pos = p->set_segs;
-    check_rules(p);
-    if (!p->set)
+    if (!p->set) {
+        check_rules(p);
         return;
+    }
     int flags = 0;
     struct oh_node *seg =
         edi_seg_node(p->a, p->el, p->nel, p->cs, p->rs, 0, 0, p->set_segs, &flags);
@@ -271,6 +272,7 @@ static void add_to_set(struct x12p *p)
     int rc = edi_tree_add(&p->tree, seg, seg->key, hl, parent);
     edi_copy(p->loc.loop_id, sizeof(p->loc.loop_id), edi_tree_loop(&p->tree),
              strlen(edi_tree_loop(&p->tree)));
+    check_rules(p);
     if (rc == 2 && el_is(&p->el[0], "HL")) {
         ERR(p, OH_EDI_WARNING, "HL02", 2, C(2, 0, 5, 0, 0),
             "HL02 names parent %s, which is not an open HL level; nested at the top", parent);
