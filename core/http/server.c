@@ -400,12 +400,11 @@ int oh_http_server_start(const struct oh_http_server_opts *o, const struct oh_ht
         flags |= MHD_USE_IPv6;
     s->d = MHD_start_daemon(
         flags, ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port),
-        NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)((s->o.timeout_ms + 999) / 1000), MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)(s->o.max_connections > 0 ? s->o.max_connections : 256),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->d) {
         rc = oh_err_set(err, OH_ERROR, "http: cannot listen on %s: %s", o->listen,
                         errno ? strerror(errno) : "libmicrohttpd refused");

@@ -42,7 +42,7 @@ struct vf_fake {
 /* The running fake, so a failed assertion's teardown can stop it. */
 static pid_t vf_current_pid;
 
-static int vf_teardown(void **state)
+static inline int vf_teardown(void **state)
 {
     (void)state;
     if (vf_current_pid > 0) {
@@ -53,7 +53,7 @@ static int vf_teardown(void **state)
     return 0;
 }
 
-static int vf_start(struct vf_fake *f, const char *script, const char *const *extra)
+static inline int vf_start(struct vf_fake *f, const char *script, const char *const *extra)
 {
     int pfd[2];
     char path[1024], line[64];
@@ -107,7 +107,7 @@ static int vf_start(struct vf_fake *f, const char *script, const char *const *ex
     return f->port > 0 ? 0 : -1;
 }
 
-static void vf_stop(struct vf_fake *f)
+static inline void vf_stop(struct vf_fake *f)
 {
     if (f->pid > 0) {
         kill(f->pid, SIGTERM);
@@ -118,7 +118,7 @@ static void vf_stop(struct vf_fake *f)
 }
 
 /* POSTs a JSON body to /_control; returns the parsed answer (caller decrefs). */
-static json_t *vf_control(struct vf_fake *f, const char *json)
+static inline json_t *vf_control(struct vf_fake *f, const char *json)
 {
     struct oh_http_client *c = NULL;
     struct oh_http_client_opts o;
@@ -145,7 +145,7 @@ static json_t *vf_control(struct vf_fake *f, const char *json)
     return out;
 }
 
-static void vf_control_ok(struct vf_fake *f, const char *json)
+static inline void vf_control_ok(struct vf_fake *f, const char *json)
 {
     json_t *j = vf_control(f, json);
     if (!j) {
@@ -160,7 +160,7 @@ static void vf_control_ok(struct vf_fake *f, const char *json)
 static int64_t vf_waits[4096];
 static size_t vf_nwaits;
 
-static void vf_record_sleep(void *ud, int64_t ms)
+static inline void vf_record_sleep(void *ud, int64_t ms)
 {
     struct timespec ts = {0, 0};
     (void)ud;
@@ -171,7 +171,7 @@ static void vf_record_sleep(void *ud, int64_t ms)
     nanosleep(&ts, NULL);
 }
 
-static int vf_waited(int64_t ms)
+static inline int vf_waited(int64_t ms)
 {
     for (size_t i = 0; i < vf_nwaits; i++)
         if (vf_waits[i] == ms)
@@ -189,7 +189,7 @@ struct vf_table {
     int cursor_sets;
 };
 
-static size_t vf_hash(const char *s)
+static inline size_t vf_hash(const char *s)
 {
     size_t h = 1469598103934665603ull;
     for (; *s; s++)
@@ -197,7 +197,7 @@ static size_t vf_hash(const char *s)
     return h;
 }
 
-static int vf_cursor_get(struct oh_channel *ch, const char *name, char **value, struct oh_err *err)
+static inline int vf_cursor_get(struct oh_channel *ch, const char *name, char **value, struct oh_err *err)
 {
     struct vf_table *t = ch->ops_ud;
     (void)err;
@@ -208,7 +208,7 @@ static int vf_cursor_get(struct oh_channel *ch, const char *name, char **value, 
     return 0;
 }
 
-static int vf_cursor_set(struct oh_channel *ch, const char *name, const char *value, struct oh_err *err)
+static inline int vf_cursor_set(struct oh_channel *ch, const char *name, const char *value, struct oh_err *err)
 {
     struct vf_table *t = ch->ops_ud;
     (void)err;
@@ -227,7 +227,7 @@ static int vf_cursor_set(struct oh_channel *ch, const char *name, const char *va
     return 0;
 }
 
-static int vf_seen(struct oh_channel *ch, const char *key, int *seen, struct oh_err *err)
+static inline int vf_seen(struct oh_channel *ch, const char *key, int *seen, struct oh_err *err)
 {
     struct vf_table *t = ch->ops_ud;
     (void)err;
@@ -242,7 +242,7 @@ static int vf_seen(struct oh_channel *ch, const char *key, int *seen, struct oh_
     return 0;
 }
 
-static void vf_insert(struct vf_table *t, char *key)
+static inline void vf_insert(struct vf_table *t, char *key)
 {
     size_t i = vf_hash(key) & (t->cap - 1);
     while (t->seen[i])
@@ -250,7 +250,7 @@ static void vf_insert(struct vf_table *t, char *key)
     t->seen[i] = key;
 }
 
-static int vf_remember(struct oh_channel *ch, const char *key, struct oh_err *err)
+static inline int vf_remember(struct oh_channel *ch, const char *key, struct oh_err *err)
 {
     struct vf_table *t = ch->ops_ud;
     int seen;
@@ -279,7 +279,7 @@ static const struct oh_channel_ops vf_ops = {
     .remember = vf_remember,
 };
 
-static const char *vf_cursor(struct vf_table *t, const char *name)
+static inline const char *vf_cursor(struct vf_table *t, const char *name)
 {
     for (size_t i = 0; i < t->nc; i++)
         if (strcmp(t->ck[i], name) == 0)
@@ -287,7 +287,7 @@ static const char *vf_cursor(struct vf_table *t, const char *name)
     return NULL;
 }
 
-static void vf_table_free(struct vf_table *t)
+static inline void vf_table_free(struct vf_table *t)
 {
     for (size_t i = 0; i < t->nc; i++) {
         free(t->ck[i]);
@@ -308,7 +308,7 @@ struct vf_chan {
     struct oh_channel ch;
 };
 
-static int vf_chan_open(struct vf_chan *c, const struct oh_connector *conn, const char *ini,
+static inline int vf_chan_open(struct vf_chan *c, const struct oh_connector *conn, const char *ini,
                         struct vf_table *t, struct oh_err *err)
 {
     int rc;
@@ -325,7 +325,7 @@ static int vf_chan_open(struct vf_chan *c, const struct oh_connector *conn, cons
     return conn->open(&c->ch, err);
 }
 
-static void vf_chan_close(struct vf_chan *c)
+static inline void vf_chan_close(struct vf_chan *c)
 {
     if (c->ch.priv)
         c->ch.conn->close(&c->ch);
@@ -333,7 +333,7 @@ static void vf_chan_close(struct vf_chan *c)
     memset(c, 0, sizeof(*c));
 }
 
-static struct oh_spool *vf_spool(char *dir /* >= 64 bytes */)
+static inline struct oh_spool *vf_spool(char *dir /* >= 64 bytes */)
 {
     struct oh_spool *sp = NULL;
     snprintf(dir, 64, "/tmp/oh-test-spool-XXXXXX");
@@ -342,7 +342,7 @@ static struct oh_spool *vf_spool(char *dir /* >= 64 bytes */)
     return sp;
 }
 
-static void vf_rmrf(const char *dir)
+static inline void vf_rmrf(const char *dir)
 {
     char cmd[256];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -360,7 +360,7 @@ struct vf_list {
     size_t n;
 };
 
-static int vf_list_cb(const char *id, const struct oh_spool_meta *m, void *ud)
+static inline int vf_list_cb(const char *id, const struct oh_spool_meta *m, void *ud)
 {
     struct vf_list *l = ud;
     l->e = realloc(l->e, (l->n + 1) * sizeof(*l->e));
@@ -370,7 +370,7 @@ static int vf_list_cb(const char *id, const struct oh_spool_meta *m, void *ud)
     return 0;
 }
 
-static void vf_list(struct oh_spool *sp, struct vf_list *l)
+static inline void vf_list(struct oh_spool *sp, struct vf_list *l)
 {
     memset(l, 0, sizeof(*l));
     if (oh_spool_list(sp, OH_SPOOL_INCOMING, vf_list_cb, l, NULL) < 0)
@@ -378,7 +378,7 @@ static void vf_list(struct oh_spool *sp, struct vf_list *l)
 }
 
 /* Payload of one listed entry, parsed (caller decrefs). */
-static json_t *vf_payload(struct oh_spool *sp, const char *id, char **raw, size_t *rawlen)
+static inline json_t *vf_payload(struct oh_spool *sp, const char *id, char **raw, size_t *rawlen)
 {
     struct oh_spool_entry *e = NULL;
     json_t *j;
@@ -402,7 +402,7 @@ struct vf_req {
     int n;
 };
 
-static const char *vf_req_header(const struct oh_http_req *rq, const char *name)
+static inline const char *vf_req_header(const struct oh_http_req *rq, const char *name)
 {
     const struct vf_req *r = (const struct vf_req *)rq;
     for (int i = 0; i < r->n; i++)
@@ -411,7 +411,7 @@ static const char *vf_req_header(const struct oh_http_req *rq, const char *name)
     return NULL;
 }
 
-static void vf_req_init(struct vf_req *r, const char *channel, const char *body)
+static inline void vf_req_init(struct vf_req *r, const char *channel, const char *body)
 {
     memset(r, 0, sizeof(*r));
     r->rq.method = "POST";
@@ -423,7 +423,7 @@ static void vf_req_init(struct vf_req *r, const char *channel, const char *body)
     r->rq.header = vf_req_header;
 }
 
-static void vf_req_add(struct vf_req *r, const char *name, const char *value)
+static inline void vf_req_add(struct vf_req *r, const char *name, const char *value)
 {
     r->names[r->n] = name;
     r->values[r->n] = value;
