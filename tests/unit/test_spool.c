@@ -278,6 +278,31 @@ static void test_s6_claim_sees_later_entries(void **state)
     assert_int_equal(oh_spool_claim(f->sp, got, &err), OH_ENOTFOUND);
 }
 
+/* S3: a name another claimer renamed first is skipped, not reported as an
+ * empty queue; and that entry is never handed out twice. */
+static void test_s3_claim_skips_lost_race(void **state)
+{
+    struct fx *f = *state;
+    struct oh_spool *other = NULL;
+    struct oh_err err = {0};
+    char a[OH_SPOOL_ID_MAX], b[OH_SPOOL_ID_MAX], c[OH_SPOOL_ID_MAX], got[OH_SPOOL_ID_MAX];
+
+    assert_int_equal(oh_spool_open(f->root, NULL, &other, &err), 0);
+    enqueue_ok(f->sp, "a", a);
+    enqueue_ok(f->sp, "b", b);
+    enqueue_ok(f->sp, "c", c);
+    assert_int_equal(oh_spool_claim(f->sp, got, &err), 0); /* f->sp now holds b, c in memory */
+    assert_string_equal(got, a);
+    assert_int_equal(oh_spool_claim(other, got, &err), 0); /* the other "process" takes b */
+    assert_string_equal(got, b);
+    assert_int_equal(oh_spool_claim(f->sp, got, &err), 0); /* b is gone: c, not an error */
+    assert_string_equal(got, c);
+    assert_int_equal(oh_spool_claim(f->sp, got, &err), OH_ENOTFOUND);
+    assert_int_equal(oh_spool_claim(other, got, &err), OH_ENOTFOUND);
+    assert_int_equal(count(f->sp, OH_SPOOL_ACTIVE), 3);
+    oh_spool_free(other);
+}
+
 /* ---- header format ------------------------------------------------------ */
 
 static void test_header_escaping(void **state)
@@ -1064,7 +1089,7 @@ static void test_s1_sigkill_leaves_no_partial_entry(void **state)
     size_t before = 0;
 
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
-    for (int round = 0; round < 3; round++) {
+    for (int round = 0; round < 6; round++) {
         struct check_ctx c = {.sp = f->sp};
         int64_t until = oh_mono_ms() + 20000;
         int status;
@@ -1108,6 +1133,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_s6_fifo_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_s6_claim_sees_later_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_s3_claim_skips_lost_race, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_escaping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hand_written_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_defer_backoff, setup, teardown),
