@@ -733,13 +733,27 @@ static int eval(struct ev *ev, const struct expr *e, const struct oh_node *cur, 
                 if ((rc = list_filter(ev, f, out)) < 0)
                     return rc;
             } else if (out->k == V_LIST && f->id != F_REQUIRED && f->id != F_DEFAULT) {
-                size_t w = 0;
+                /* element-wise; a filter that makes lists (split) is flattened */
+                size_t w = 0, cap = out->n;
+                struct val *res = oh_arena_alloc(ev->a, (cap ? cap : 1) * sizeof(*res));
                 for (size_t i = 0; i < out->n; i++) {
-                    if ((rc = scalar_filter(ev, f, e, cur, &out->items[i])) < 0)
+                    struct val it = out->items[i];
+                    if ((rc = scalar_filter(ev, f, e, cur, &it)) < 0)
                         return rc;
-                    if (!oh_map_val_empty(&out->items[i]))
-                        out->items[w++] = out->items[i];
+                    for (size_t k2 = 0; k2 < (it.k == V_LIST ? it.n : 1); k2++) {
+                        const struct val *one = it.k == V_LIST ? &it.items[k2] : &it;
+                        if (oh_map_val_empty(one))
+                            continue;
+                        if (w == cap) {
+                            struct val *nr = oh_arena_alloc(ev->a, cap * 2 * sizeof(*nr));
+                            memcpy(nr, res, w * sizeof(*nr));
+                            res = nr;
+                            cap *= 2;
+                        }
+                        res[w++] = *one;
+                    }
                 }
+                out->items = res;
                 out->n = w;
             } else {
                 if ((rc = scalar_filter(ev, f, e, cur, out)) < 0)
