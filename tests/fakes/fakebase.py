@@ -44,7 +44,9 @@ class Faults:
         with self.lock:
             f = None
             if self.next:
-                f = self.next.pop(0)
+                f = self.next.pop(0)  # null = no fault for that request
+                if f is None:
+                    return None
             else:
                 r = self.rng.random()
                 acc = 0.0

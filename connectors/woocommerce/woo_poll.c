@@ -1,0 +1,207 @@
+/*
+ * woo_poll.c — inbound poll: orders modified since the cursor.
+ *
+ *   GET orders?per_page=100&page=P&orderby=modified&order=asc
+ *             &dates_are_gmt=true&modified_after=<A>
+ *
+ * The contracts reference lists orderby as date/id/include/title/slug;
+ * current WooCommerce also accepts `modified` (the orders controller's
+ * collection params), and it is the only order in which a cursor on
+ * date_modified can advance page by page, so that is what is sent. A store
+ * too old to accept it answers 400 rest_invalid_param, which surfaces as a
+ * permanent poll error naming the parameter.
+ *
+ * Page numbers over a live result set are unsafe: when an order on an
+ * earlier page is modified it moves to the end and every later order
+ * shifts one place forward, so one would be skipped at the next page
+ * boundary. So after each full page the query restarts at page 1 with
+ * modified_after = (newest date_modified_gmt on the page - 1 s) — a
+ * keyset walk (modified_after is exclusive and has one-second precision,
+ * hence the second). Only when a whole page shares that one second does P
+ * move to the next page of the same query. X-WP-TotalPages says when the
+ * query has no more pages.
+ *
+ * Invariants as for Shopify (shopify_poll.c P1-P4): the cursor (newest
+ * date_modified_gmt, UTC) is set only after its page was spooled; the next
+ * poll starts at cursor - overlap; the seen-key
+ * "order:<id>:<date_modified_gmt>" keeps unchanged orders from being
+ * spooled twice.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "spool/spool.h"
+#include "util.h"
+#include "woocommerce.h"
+
+struct page_ctx {
+    struct oh_channel *ch;
+    struct oh_spool *sp;
+    struct oh_err *err;
+    const char *source;
+    int64_t max_ms;
+    size_t count, spooled, skipped;
+    int rc;
+};
+
+static int count_elem(const char *e, size_t l, void *ud)
+{
+    (void)e;
+    (void)l;
+    ((struct page_ctx *)ud)->count++;
+    return 0;
+}
+
+static int on_order(const char *elem, size_t len, void *ud)
+{
+    struct page_ctx *pc = ud;
+    struct oh_channel *ch = pc->ch;
+    json_t *o = NULL, *jid, *jmod;
+    json_error_t je;
+    char key[160];
+    const char *mod;
+    int64_t ms;
+    long long id;
+    int seen = 0, rc = 0;
+    struct oh_spool_meta m;
+
+    if (!(o = json_loadb(elem, len, 0, &je)) || !json_is_object(o)) {
+        rc = oh_err_retry(pc->err, OH_EAGAIN, "woocommerce %s: malformed order in page: %s",
+                          ch->name, o ? "not an object" : je.text);
+        goto done;
+    }
+    jid = json_object_get(o, "id");
+    jmod = json_object_get(o, "date_modified_gmt");
+    if (!json_is_integer(jid) || !json_is_string(jmod) ||
+        oh_http_parse_time(mod = json_string_value(jmod), &ms) < 0) {
+        rc = oh_err_set(pc->err, OH_EINVAL,
+                        "woocommerce %s: order without an integer id or a valid date_modified_gmt",
+                        ch->name);
+        goto done;
+    }
+    id = json_integer_value(jid);
+    woo_order_key(key, sizeof(key), id, mod);
+    if ((rc = ch->ops->seen(ch, key, &seen, pc->err)) < 0)
+        goto done;
+    if (!seen) {
+        if (ch->max_doc_size > 0 && (int64_t)len > ch->max_doc_size) {
+            rc = oh_err_set(pc->err, OH_ETOOBIG, "woocommerce %s: order %lld is %zu bytes, over the limit",
+                            ch->name, id, len);
+            goto done;
+        }
+        memset(&m, 0, sizeof(m));
+        snprintf(m.channel, sizeof(m.channel), "%s", ch->name);
+        snprintf(m.format, sizeof(m.format), "json");
+        snprintf(m.source, sizeof(m.source), "woocommerce order %lld modified_gmt=%s via %s", id,
+                 mod, pc->source);
+        if ((rc = oh_spool_enqueue(pc->sp, &m, elem, len, NULL, pc->err)) < 0)
+            goto done;
+        if ((rc = ch->ops->remember(ch, key, pc->err)) < 0)
+            goto done;
+        pc->spooled++;
+    } else {
+        pc->skipped++;
+    }
+    if (ms > pc->max_ms)
+        pc->max_ms = ms;
+done:
+    json_decref(o);
+    pc->rc = rc;
+    return rc < 0 ? 1 : 0;
+}
+
+/* "2025-01-01T00:00:10" (seconds, GMT) */
+static void fmt_gmt(int64_t ms, char *buf, size_t n)
+{
+    oh_fmt_time_ms(ms - ((ms % 1000) + 1000) % 1000, buf, n);
+    buf[19] = '\0';
+}
+
+int woo_poll(struct oh_channel *ch, struct oh_spool *sp, struct oh_err *err)
+{
+    struct woo *w = ch->priv;
+    struct oh_http_response resp = {0};
+    char *cursor = NULL, rel[512], after[32] = "", curbuf[40], src[256];
+    int64_t cur_ms = 0, after_ms = 0;
+    int has_after = 0, rc = 0, requests = 0;
+    long page = 1;
+    size_t total = 0, skipped = 0;
+
+    oh_http_client_reset_budget(w->http);
+    if ((rc = ch->ops->cursor_get(ch, WOO_CURSOR, &cursor, err)) < 0)
+        goto done;
+    if (cursor) {
+        if (oh_http_parse_time(cursor, &cur_ms) < 0) {
+            rc = oh_err_set(err, OH_EINVAL, "woocommerce %s: stored cursor '%s' is not a timestamp",
+                            ch->name, cursor);
+            goto done;
+        }
+        after_ms = cur_ms - w->overlap_ms;
+        has_after = 1;
+    }
+    for (;;) {
+        struct page_ctx pc = {.ch = ch, .sp = sp, .err = err, .source = src, .max_ms = cur_ms};
+        const char *tp;
+        long total_pages;
+
+        if (has_after)
+            fmt_gmt(after_ms, after, sizeof(after));
+        snprintf(rel, sizeof(rel),
+                 "orders?per_page=%ld&page=%ld&orderby=modified&order=asc&dates_are_gmt=true%s%s",
+                 w->per_page, page, has_after ? "&modified_after=" : "", has_after ? after : "");
+        snprintf(src, sizeof(src), "orders page %ld modified_after=%s", page,
+                 has_after ? after : "(all)");
+        requests++;
+        if ((rc = woo_call(w, "GET", rel, NULL, &resp, err)) < 0) {
+            oh_err_prefix(err, "woocommerce %s: poll", ch->name);
+            goto done;
+        }
+        if ((rc = oh_json_each_element(resp.body, resp.len, NULL, count_elem, &pc, err)) < 0) {
+            /* A 200 that does not parse as a whole is a broken transfer. */
+            rc = OH_EAGAIN;
+            if (err) {
+                err->code = rc;
+                err->retryable = 1;
+            }
+            oh_err_prefix(err, "woocommerce %s: %s", ch->name, src);
+            goto done;
+        }
+        rc = oh_json_each_element(resp.body, resp.len, NULL, on_order, &pc, err);
+        if (rc > 0)
+            rc = pc.rc;
+        if (rc < 0) {
+            oh_err_prefix(err, "woocommerce %s: %s", ch->name, src);
+            goto done;
+        }
+        total += pc.spooled;
+        skipped += pc.skipped;
+        if (pc.max_ms > cur_ms) {
+            oh_fmt_time_ms(pc.max_ms, curbuf, sizeof(curbuf));
+            if ((rc = ch->ops->cursor_set(ch, WOO_CURSOR, curbuf, err)) < 0)
+                goto done;
+            cur_ms = pc.max_ms;
+        }
+        tp = oh_http_response_header(&resp, "X-WP-TotalPages");
+        total_pages = tp ? strtol(tp, NULL, 10) : 0;
+        if ((long)pc.count < w->per_page || page >= total_pages)
+            break;
+        if (pc.max_ms - 1000 > after_ms || !has_after) {
+            after_ms = pc.max_ms - 1000;
+            has_after = 1;
+            page = 1;
+        } else {
+            page++; /* a whole page within one second */
+        }
+        oh_http_response_free(&resp);
+    }
+    oh_info("woocommerce.poll", "channel=%s requests=%d spooled=%zu unchanged=%zu cursor=%s",
+            ch->name, requests, total, skipped,
+            cur_ms ? oh_fmt_time_ms(cur_ms, curbuf, sizeof(curbuf)) : "-");
+done:
+    oh_http_response_free(&resp);
+    free(cursor);
+    return rc;
+}
