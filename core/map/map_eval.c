@@ -645,7 +645,18 @@ static int list_filter(struct ev *ev, const struct filter *f, struct val *v)
     const struct val *items = one;
     size_t n = 0;
 
-    if (v->k == V_LIST) {
+    if (v->k == V_LIST && v->n == 1 && v->items[0].k == V_NODE &&
+        v->items[0].node->type == OH_NODE_ARRAY) {
+        /* `.list | len` without []: the list's elements */
+        const struct oh_node *arr = v->items[0].node;
+        struct val *ex = oh_arena_alloc(ev->a, (arr->count ? arr->count : 1) * sizeof(*ex));
+        for (const struct oh_node *c = arr->first; c; c = c->next) {
+            node_val(c, &ex[n]);
+            if (ex[n].k != V_NONE)
+                n++;
+        }
+        items = ex;
+    } else if (v->k == V_LIST) {
         items = v->items;
         n = v->n;
     } else if (f->id == F_LEN && v->k == V_NODE) {
@@ -704,6 +715,23 @@ static int list_filter(struct ev *ev, const struct filter *f, struct val *v)
     }
 }
 
+/* 1 if the expression has a [] or [k=v] step: a list filter after it
+ * counts/joins all values, else it reads the one value (a string's
+ * characters, an array's elements). */
+static int expands(const struct expr *e)
+{
+    if (e->k == E_ALT)
+        return expands(e->a) || expands(e->b);
+    if (e->k == E_PIPE)
+        return expands(e->a);
+    if (e->k != E_PATH)
+        return 0;
+    for (size_t i = 0; i < e->path.nsteps; i++)
+        if (e->path.steps[i].k == ST_EXPAND || e->path.steps[i].k == ST_FILTER)
+            return 1;
+    return 0;
+}
+
 static int eval(struct ev *ev, const struct expr *e, const struct oh_node *cur, int multi,
                 struct val *out)
 {
@@ -724,7 +752,7 @@ static int eval(struct ev *ev, const struct expr *e, const struct oh_node *cur, 
     case E_PIPE: {
         const struct filter_info *fi = oh_map_filter_info(e->filters[0].name,
                                                           strlen(e->filters[0].name));
-        if ((rc = eval(ev, e->a, cur, multi || fi->list_input, out)) < 0)
+        if ((rc = eval(ev, e->a, cur, multi || (fi->list_input && expands(e->a)), out)) < 0)
             return rc;
         for (size_t k = 0; k < e->nfilters; k++) {
             const struct filter *f = &e->filters[k];
