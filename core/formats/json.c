@@ -380,8 +380,7 @@ static int decode(struct oh_arena *a, const char *data, size_t len, const struct
         c.js = data;
         c.len = len;
     }
-    if (memchr(data, '\0', len))
-        return jerr(&c, (size_t)((const char *)memchr(data, '\0', len) - data), "NUL byte in input");
+    /* a NUL byte ends jsmn's scan: it is then reported as an unexpected character */
     while (off < len && is_ws(data[off]))
         off++;
     if (off == len)

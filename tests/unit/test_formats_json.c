@@ -142,7 +142,8 @@ static void test_syntax_errors(void **state)
     expect_error("[1, 2", "unexpected end of input");
     expect_error("{\"a\": [1, 2}", "");
     assert_int_equal(dec_opts("[1]\0", 4, NULL, &n, &err), OH_EINVAL);
-    assert_non_null(strstr(err.msg, "line 1 col 4: NUL byte"));
+    assert_non_null(strstr(err.msg, "line 1 col 4: unexpected character"));
+    assert_int_equal(dec_opts("[\"a\0b\"]", 6, NULL, &n, &err), OH_EINVAL);
 }
 
 static void test_top_level_and_bom(void **state)
