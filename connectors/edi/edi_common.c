@@ -28,6 +28,16 @@ void edi_copy(char *dst, size_t cap, const char *s, size_t n)
     dst[n] = '\0';
 }
 
+int edi_valid_tag(const char *s, size_t n)
+{
+    if (n < 2 || n > 3 || s[0] < 'A' || s[0] > 'Z')
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+            return 0;
+    return 1;
+}
+
 int edi_is_digits(const char *s, size_t n)
 {
     if (!n)
@@ -369,6 +379,8 @@ static int word_in(const char *list, const char *w)
 {
     size_t wl = strlen(w);
     const char *p = list;
+    if (!wl)
+        return 0;
     while ((p = strstr(p, w)) != NULL) {
         if ((p == list || p[-1] == ' ') && (p[wl] == ' ' || p[wl] == '\0'))
             return 1;

@@ -54,9 +54,10 @@ void oh_edifact_default_seps(struct oh_edi_seps *s)
     s->newline = 1;
 }
 
+/* Element and component positions: "01".."999". */
 static int is_pos_key(const struct oh_node *n)
 {
-    return n->key && edi_is_digits(n->key, n->key_len);
+    return n->key && n->key_len <= 3 && edi_is_digits(n->key, n->key_len);
 }
 
 static int is_seg_key(const struct oh_node *n)
@@ -101,8 +102,8 @@ static int write_text(struct enc *e, const char *t, size_t n)
 /* UTF-8 text, as Latin-1 when every character fits (UNOC). */
 static int write_scalar(struct enc *e, const struct oh_node *v)
 {
-    const char *t = v->s ? v->s : "";
-    size_t n = v->s ? v->len : 0;
+    const char *t = v && v->s ? v->s : "";
+    size_t n = v && v->s ? v->len : 0;
     if (e->latin1) {
         int fits = 1;
         for (size_t i = 0; i < n; i++) {

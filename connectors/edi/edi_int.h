@@ -113,6 +113,8 @@ struct oh_node *edi_elem_node(struct oh_arena *a, const char *p, size_t n, char 
                               char rel, int *empty, int *enc_flags);
 
 int edi_is_digits(const char *s, size_t n);
+/* A segment tag: 2-3 upper-case letters or digits, the first a letter. */
+int edi_valid_tag(const char *s, size_t n);
 
 /* "01".."99" (static) or the number in buf. */
 const char *edi_key2(unsigned pos, char buf[12]);

@@ -625,10 +625,15 @@ static void dispatch(struct efp *p, size_t off)
         }
         seg_unt(p);
     } else if (p->in_set) {
-        add_to_msg(p);
-        if (id->n != 3)
+        if (!edi_valid_tag(id->p, id->n)) {
+            /* counted, reported, left out of the tree */
+            p->set_segs++;
+            p->loc.seg_pos = p->set_segs;
             ERR(p, OH_EDI_ERROR, "", 0, C(14, 0, 0, 0, 0), "'%.*s' is not a segment tag",
                 (int)(id->n > 8 ? 8 : id->n), id->p);
+            return;
+        }
+        add_to_msg(p);
     } else {
         p->loc.seg_pos = 0;
         ichg_err(p, "", 33, "segment %s outside a message%s", p->loc.seg_id, "");

@@ -488,7 +488,7 @@ static int parse_isa(struct x12p *p)
 
     missing_trailers(p, "ISA", 1);
     /* ISA..ISA16 without CR/LF: count element separators, then one char */
-    while (i < p->len && n < sizeof(isa) - 1) {
+    while (i < p->len && n < sizeof(isa) - 2) {
         char c = p->d[i++];
         if (is_crlf(c))
             continue;
@@ -508,6 +508,13 @@ static int parse_isa(struct x12p *p)
         i++;
     if (seps == 16 && i < p->len)
         isa[n++] = p->d[i++];
+    if (seps < 16 && n >= sizeof(isa) - 2) {
+        p->loc.ichg = (int)p->r->nichg + 1;
+        p->loc.icn[0] = '\0';
+        ERR(p, OH_EDI_ERROR, "ISA", 0, C(0, 0, 0, 0, 22),
+            "ISA has no 16 elements within %zu characters; cannot read the interchange", n);
+        return -1;
+    }
     if (seps < 16 || n < 4 || i >= p->len) {
         p->loc.ichg = (int)p->r->nichg + 1;
         p->loc.icn[0] = '\0';
@@ -687,11 +694,15 @@ static void dispatch(struct x12p *p, size_t seg_off)
         return;
     }
     if (p->in_set) {
-        add_to_set(p);
-        if (id->n < 2 || id->n > 3) {
+        if (!edi_valid_tag(id->p, id->n)) {
+            /* counted, reported, left out of the tree */
+            p->set_segs++;
+            p->loc.seg_pos = p->set_segs;
             ERR(p, OH_EDI_ERROR, "", 0, C(1, 0, 5, 0, 0), "'%.*s' is not a segment id",
                 (int)(id->n > 8 ? 8 : id->n), id->p);
+            return;
         }
+        add_to_set(p);
         return;
     }
     if (p->skip_to_group)
