@@ -264,7 +264,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     MYSQL *m;
-    char sql[160];
+    char sql[256];
 
     (void)state;
     oh_store_free(g.st);
@@ -274,6 +274,24 @@ static int group_teardown(void **state)
     m = raw_connect(NULL);
     if (!m)
         return -1;
+    /* A failed test may have left a connection inside a transaction on
+     * this database; DROP would wait for it forever. */
+    mysql_query(m, "SET SESSION lock_wait_timeout = 60");
+    snprintf(sql, sizeof(sql),
+             "SELECT id FROM information_schema.PROCESSLIST WHERE db = '%s' AND "
+             "id <> CONNECTION_ID()", g.db);
+    if (mysql_query(m, sql) == 0) {
+        MYSQL_RES *r = mysql_store_result(m);
+        MYSQL_ROW row;
+        char kill[64];
+
+        while (r && (row = mysql_fetch_row(r))) {
+            snprintf(kill, sizeof(kill), "KILL %s", row[0]);
+            mysql_query(m, kill);
+        }
+        if (r)
+            mysql_free_result(r);
+    }
     snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS `%s`", g.db);
     if (mysql_query(m, sql) != 0)
         fprintf(stderr, "test_store: %s: %s\n", sql, mysql_error(m));
@@ -782,9 +800,12 @@ static void test_outbox_skip_locked(void **state)
     /* Another session holds row 0 and row 3 locked. */
     locker = raw_connect(g.db);
     assert_non_null(locker);
+    /* READ COMMITTED and point lookups: exactly these two rows are locked
+     * (a REPEATABLE READ scan would keep every row it looked at). */
+    raw_exec(locker, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
     raw_exec(locker, "START TRANSACTION");
-    raw_exec(locker, "SELECT id FROM outbox WHERE id IN (%lld, %lld) FOR UPDATE",
-             (long long)ids[0], (long long)ids[3]);
+    raw_exec(locker, "SELECT id FROM outbox WHERE id = %lld FOR UPDATE", (long long)ids[0]);
+    raw_exec(locker, "SELECT id FROM outbox WHERE id = %lld FOR UPDATE", (long long)ids[3]);
     int64_t t0 = oh_mono_ms();
     assert_int_equal(oh_store_outbox_lease(g.st, "w1", 60000, 10, &m, &n, &err), 0);
     /* O1: skipped, not waited for (the lock wait timeout is many seconds). */
