@@ -16,6 +16,7 @@
 
 #include "arena.h"
 #include "connectors/edi/edi.h"
+#include "formats/formats.h"
 #include "util.h"
 
 static char *slurp(const char *dir, const char *name, size_t *len)
@@ -538,6 +539,49 @@ static void test_streaming_bounded(void **state)
     free(buf);
 }
 
+static void test_registry(void **state)
+{
+    struct doc d;
+    struct oh_err err = {0};
+    struct oh_node *root = NULL;
+    struct oh_format_opts o = {0};
+    (void)state;
+    assert_int_equal(oh_edi_init(), 0);
+    const struct oh_format *x12 = oh_format_find("x12");
+    assert_non_null(x12);
+    assert_non_null(oh_format_find("edifact"));
+    load(&d, OH_TEST_FIXTURES "/edi", "850-bad-se01.x12");
+    /* strict by default: the first error is the message */
+    assert_int_equal(x12->decode(d.a, d.data, d.len, &o, &root, &err), OH_EINVAL);
+    assert_non_null(strstr(err.msg, "SE01 says 12 segments, counted 11"));
+    o.n = 1;
+    o.key[0] = "strict";
+    o.val[0] = "0";
+    assert_int_equal(x12->decode(d.a, d.data, d.len, &o, &root, &err), 0);
+    assert_int_equal(root->count, 2);
+    struct oh_node *lenient = root;
+    o.n = 2;
+    o.key[1] = "schema";
+    o.val[1] = "856";
+    assert_int_equal(x12->decode(d.a, d.data, d.len, &o, &root, &err), OH_EINVAL);
+    o.key[1] = "bogus";
+    assert_int_equal(x12->check(&o, &err), OH_EINVAL);
+    /* encoder options */
+    struct oh_format_opts e = {.n = 3, .key = {"element", "segment", "newline"},
+                               .val = {"|", "!", "0"}};
+    if (x12->check(&e, &err) < 0)
+        fail_msg("%s", err.msg);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(x12->encode(lenient, &e, f, &err), 0);
+    fclose(f);
+    assert_non_null(strstr(buf, "!GS|PO|"));
+    assert_non_null(strstr(buf, "SE|11|0002!"));
+    free(buf);
+    unload(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -553,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_encoder_counts_and_errors),
         cmocka_unit_test(test_streaming_bounded),
+        cmocka_unit_test(test_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
