@@ -21,9 +21,9 @@
  * A failed COMMIT on a lost connection is ambiguous (it may have committed);
  * the caller redoes the work, which the idempotent upsert makes safe.
  */
-#include <errno.h>
 #include <errmsg.h>
 #include <mysqld_error.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +241,15 @@ static int stmt_fail(struct oh_store *st, MYSQL_STMT *s, const char *what, struc
     return oh_st_fail(st, mysql_stmt_errno(s), mysql_stmt_error(s), what, err);
 }
 
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+
+/* mysql_init would initialise the library on first use, but not safely
+ * when several workers open their connections at once. */
+static void lib_init(void)
+{
+    mysql_library_init(0, NULL, NULL);
+}
+
 static int connect_db(struct oh_store *st, struct oh_err *err)
 {
     int rc = 0;
@@ -248,6 +257,7 @@ static int connect_db(struct oh_store *st, struct oh_err *err)
     my_bool off = 0;
     const char *host = st->host;
 
+    pthread_once(&lib_once, lib_init);
     st->db = mysql_init(NULL);
     if (!st->db) {
         rc = oh_err_set(err, OH_ERROR, "store: out of memory");
