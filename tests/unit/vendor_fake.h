@@ -360,13 +360,16 @@ struct vf_entry {
 };
 struct vf_list {
     struct vf_entry *e;
-    size_t n;
+    size_t n, cap;
 };
 
 static inline int vf_list_cb(const char *id, const struct oh_spool_meta *m, void *ud)
 {
     struct vf_list *l = ud;
-    l->e = realloc(l->e, (l->n + 1) * sizeof(*l->e));
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        l->e = realloc(l->e, l->cap * sizeof(*l->e));
+    }
     snprintf(l->e[l->n].id, sizeof(l->e[l->n].id), "%s", id);
     l->e[l->n].meta = *m;
     l->n++;
