@@ -12,18 +12,23 @@
  *   INSERT INTO order_lines VALUES (3B rows) ON DUPLICATE KEY UPDATE ...
  *   COMMIT
  *
- * (the SELECT maps external ids to order ids; relying on consecutive
+ * With -m bulk the three INSERTs are one-row statements executed once for
+ * all B (2B, 3B) rows through MariaDB's array binding (STMT_ATTR_ARRAY_SIZE),
+ * still one round trip each. The bench script runs both and keeps the faster.
+ *
+ * (The SELECT maps external ids to order ids; relying on consecutive
  * auto-increment values would be one round trip less but wrong as soon as a
  * row already exists). It stores nothing orderhub does not: no documents row,
  * no outbox. Columns that are always NULL for these orders are left out.
  * content_sha256 is the SHA-256 of the order's JSON text.
  *
- *   ceiling -D DATABASE -n N [-s SEED] [-b BATCH] [-S SOCKET] [-u USER] [-p PASSWORD_FILE]
+ *   ceiling -D DATABASE -n N [-s SEED] [-b BATCH] [-m multirow|bulk]
+ *           [-S SOCKET] [-u USER] [-p PASSWORD_FILE]
  *
  * SOCKET, USER and PASSWORD_FILE default to $OH_DB_SOCKET, $OH_DB_USER and
- * $OH_DB_PASSWORD_FILE. Prints one line: "ceiling: N orders in T s = R orders/s
- * (batch B)"; T counts the database work only (generating the orders is not
- * timed).
+ * $OH_DB_PASSWORD_FILE. Prints "ceiling: N orders in T s = R orders/s (MODE,
+ * batch B)" and the seconds of each step; T counts the database work only
+ * (generating the orders is not timed).
  */
 #include <inttypes.h>
 #include <mysql.h>
@@ -87,9 +92,22 @@ struct row {
     long long seq[BENCH_LINES], line_no[BENCH_LINES];
 };
 
+static int bulk;       /* -m bulk */
+static double phase[5]; /* seconds in each step: orders, ids, addresses, lines, commit */
+
+/* The values of one statement, row after row, cell by cell; bound either
+ * one placeholder per cell (multi-row statement) or one column array per
+ * column (bulk: a one-row statement executed for m rows at once). */
 struct binder {
-    MYSQL_BIND *b;
     size_t n, cap;
+    const char **sv;   /* text, or NULL for SQL NULL */
+    long long *iv;
+    char *isint;
+    /* bulk: the same cells column by column */
+    const char **csv;
+    long long *civ;
+    char *cind;
+    MYSQL_BIND *b;
 };
 
 static double now_s(void)
@@ -165,10 +183,10 @@ static void stmts_prepare(MYSQL *db, int k, struct stmts *st)
     }
     snprintf(ids + at, cap - at, ") ORDER BY external_id");
     st->k = k;
-    st->orders = prepare(db, multirow(order_head, ORDER_COLS, k, order_tail));
+    st->orders = prepare(db, multirow(order_head, ORDER_COLS, bulk ? 1 : k, order_tail));
     st->ids = prepare(db, ids);
-    st->addrs = prepare(db, multirow(addr_head, ADDR_COLS, 2 * k, addr_tail));
-    st->lines = prepare(db, multirow(line_head, LINE_COLS, BENCH_LINES * k, line_tail));
+    st->addrs = prepare(db, multirow(addr_head, ADDR_COLS, bulk ? 1 : 2 * k, addr_tail));
+    st->lines = prepare(db, multirow(line_head, LINE_COLS, bulk ? 1 : BENCH_LINES * k, line_tail));
 }
 
 static void stmts_close(struct stmts *st)
@@ -182,50 +200,93 @@ static void stmts_close(struct stmts *st)
     memset(st, 0, sizeof(*st));
 }
 
+static void *grow(void *p, size_t n, size_t size)
+{
+    void *q = realloc(p, n * size);
+
+    if (!q)
+        abort();
+    return q;
+}
+
 static void b_reset(struct binder *b, size_t need)
 {
     if (need > b->cap) {
-        free(b->b);
-        if (!(b->b = calloc(need, sizeof(*b->b))))
-            abort();
+        b->sv = grow(b->sv, need, sizeof(*b->sv));
+        b->iv = grow(b->iv, need, sizeof(*b->iv));
+        b->isint = grow(b->isint, need, sizeof(*b->isint));
+        b->csv = grow(b->csv, need, sizeof(*b->csv));
+        b->civ = grow(b->civ, need, sizeof(*b->civ));
+        b->cind = grow(b->cind, need, sizeof(*b->cind));
+        b->b = grow(b->b, need, sizeof(*b->b));
         b->cap = need;
     }
-    memset(b->b, 0, need * sizeof(*b->b));
     b->n = 0;
 }
 
-/* Text, or SQL NULL when empty (an absent optional field). */
 static void b_str(struct binder *b, const char *s)
 {
-    MYSQL_BIND *x = &b->b[b->n++];
+    b->sv[b->n] = s && *s ? s : NULL; /* empty: an absent optional field */
+    b->isint[b->n++] = 0;
+}
 
-    if (!s || !*s) {
-        x->buffer_type = MYSQL_TYPE_NULL;
-        return;
+static void b_i64(struct binder *b, const long long *v)
+{
+    b->iv[b->n] = *v;
+    b->isint[b->n++] = 1;
+}
+
+/* Binds the cells as rows of ncols and executes. */
+static void run(MYSQL_STMT *s, struct binder *b, int ncols, const char *what)
+{
+    size_t m = b->n / (size_t)ncols;
+    unsigned int asize = (unsigned int)m;
+
+    if (!bulk || ncols == (int)b->n) {
+        memset(b->b, 0, b->n * sizeof(*b->b));
+        for (size_t i = 0; i < b->n; i++) {
+            MYSQL_BIND *x = &b->b[i];
+            if (b->isint[i]) {
+                x->buffer_type = MYSQL_TYPE_LONGLONG;
+                x->buffer = &b->iv[i];
+            } else if (!b->sv[i]) {
+                x->buffer_type = MYSQL_TYPE_NULL;
+            } else {
+                x->buffer_type = MYSQL_TYPE_STRING;
+                x->buffer = (void *)b->sv[i];
+                x->buffer_length = (unsigned long)strlen(b->sv[i]);
+            }
+        }
+    } else {
+        memset(b->b, 0, (size_t)ncols * sizeof(*b->b));
+        for (int c = 0; c < ncols; c++) {
+            MYSQL_BIND *x = &b->b[c];
+            size_t base = (size_t)c * m;
+            for (size_t r = 0; r < m; r++) {
+                size_t cell = r * (size_t)ncols + (size_t)c;
+                b->csv[base + r] = b->sv[cell];
+                b->civ[base + r] = b->iv[cell];
+                b->cind[base + r] = b->isint[cell]  ? STMT_INDICATOR_NONE
+                                    : b->sv[cell] ? STMT_INDICATOR_NTS
+                                                  : STMT_INDICATOR_NULL;
+            }
+            x->u.indicator = &b->cind[base];
+            if (b->isint[c]) {
+                x->buffer_type = MYSQL_TYPE_LONGLONG;
+                x->buffer = &b->civ[base];
+            } else {
+                x->buffer_type = MYSQL_TYPE_STRING;
+                x->buffer = (void *)&b->csv[base];
+            }
+        }
+        if (mysql_stmt_attr_set(s, STMT_ATTR_ARRAY_SIZE, &asize) != 0)
+            die_stmt(s, what);
     }
-    x->buffer_type = MYSQL_TYPE_STRING;
-    x->buffer = (void *)s;
-    x->buffer_length = (unsigned long)strlen(s);
-}
-
-static void b_i64(struct binder *b, long long *v)
-{
-    MYSQL_BIND *x = &b->b[b->n++];
-
-    x->buffer_type = MYSQL_TYPE_LONGLONG;
-    x->buffer = v;
-}
-
-static void run(MYSQL_STMT *s, struct binder *b, const char *what)
-{
     if (mysql_stmt_bind_param(s, b->b) != 0)
         die_stmt(s, what);
     if (mysql_stmt_execute(s) != 0)
         die_stmt(s, what);
 }
-
-/* Seconds spent in each step (orders, ids, addresses, lines, commit). */
-static double phase[5];
 
 static void write_batch(MYSQL *db, struct stmts *st, struct row *rows, struct binder *b)
 {
@@ -261,7 +322,7 @@ static void write_batch(MYSQL *db, struct stmts *st, struct row *rows, struct bi
         b_str(b, o->ship_method);
         b_str(b, rows[r].sha);
     }
-    run(st->orders, b, "insert orders");
+    run(st->orders, b, ORDER_COLS, "insert orders");
     phase[0] += (t2 = now_s()) - t;
     t = t2;
 
@@ -270,7 +331,7 @@ static void write_batch(MYSQL *db, struct stmts *st, struct row *rows, struct bi
     b_str(b, BENCH_CHANNEL);
     for (int r = 0; r < k; r++)
         b_str(b, rows[r].o.external_id);
-    run(st->ids, b, "select order ids");
+    run(st->ids, b, k + 1, "select order ids");
     memset(&out, 0, sizeof(out));
     out.buffer_type = MYSQL_TYPE_LONGLONG;
     out.buffer = &id;
@@ -308,7 +369,7 @@ static void write_batch(MYSQL *db, struct stmts *st, struct row *rows, struct bi
             b_str(b, ad->email);
         }
     }
-    run(st->addrs, b, "insert addresses");
+    run(st->addrs, b, ADDR_COLS, "insert addresses");
     phase[2] += (t2 = now_s()) - t;
     t = t2;
 
@@ -331,7 +392,7 @@ static void write_batch(MYSQL *db, struct stmts *st, struct row *rows, struct bi
             b_str(b, ln->discount);
         }
     }
-    run(st->lines, b, "insert order lines");
+    run(st->lines, b, LINE_COLS, "insert order lines");
     phase[3] += (t2 = now_s()) - t;
     t = t2;
 
@@ -343,7 +404,7 @@ static void write_batch(MYSQL *db, struct stmts *st, struct row *rows, struct bi
 static void usage(void)
 {
     fprintf(stderr, "usage: ceiling -D DATABASE -n N [-s SEED] [-b BATCH] [-S SOCKET] [-u USER] "
-                    "[-p PASSWORD_FILE]\n");
+                    "[-p PASSWORD_FILE] [-m multirow|bulk]\n");
     exit(2);
 }
 
@@ -361,7 +422,7 @@ int main(int argc, char **argv)
     FILE *f;
     int c;
 
-    while ((c = getopt(argc, argv, "D:n:s:b:S:u:p:")) != -1) {
+    while ((c = getopt(argc, argv, "D:n:s:b:S:u:p:m:")) != -1) {
         switch (c) {
         case 'D': dbname = optarg; break;
         case 'n': n = atoll(optarg); break;
@@ -370,6 +431,12 @@ int main(int argc, char **argv)
         case 'S': sock = optarg; break;
         case 'u': user = optarg; break;
         case 'p': pwfile = optarg; break;
+        case 'm':
+            if (strcmp(optarg, "bulk") == 0)
+                bulk = 1;
+            else if (strcmp(optarg, "multirow") != 0)
+                usage();
+            break;
         default: usage();
         }
     }
@@ -428,14 +495,20 @@ int main(int argc, char **argv)
         gen_s += t1 - t0;
         stmts_close(&tail);
     }
-    printf("ceiling: %lld orders in %.3f s = %.0f orders/s (batch %lld; generating them took "
-           "%.3f s more)\n",
-           n, db_s, db_s > 0 ? (double)n / db_s : 0.0, batch, gen_s);
+    printf("ceiling: %lld orders in %.3f s = %.0f orders/s (%s, batch %lld; generating them "
+           "took %.3f s more)\n",
+           n, db_s, db_s > 0 ? (double)n / db_s : 0.0, bulk ? "bulk" : "multirow", batch, gen_s);
     printf("ceiling: steps (s): orders %.3f, ids %.3f, addresses %.3f, lines %.3f, commit %.3f\n",
            phase[0], phase[1], phase[2], phase[3], phase[4]);
     stmts_close(&full);
     free(rows);
     free(b.b);
+    free(b.sv);
+    free(b.iv);
+    free(b.isint);
+    free(b.csv);
+    free(b.civ);
+    free(b.cind);
     mysql_close(db);
     return 0;
 }
