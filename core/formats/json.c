@@ -365,7 +365,7 @@ static int decode(struct oh_arena *a, const char *data, size_t len, const struct
 {
     struct jctx c = {.a = a, .js = data, .len = len, .line = 1, .col = 1, .err = err};
     jsmn_parser p;
-    size_t cap, off = 0, end;
+    size_t cap, off = 0, end = 0;
     int r, i = 0, rc = 0;
 
     c.max_depth = o && o->max_depth ? o->max_depth : OH_FORMAT_DEFAULT_DEPTH;

@@ -117,7 +117,13 @@ static int element(struct xctx *c, xmlNode *n, size_t depth, struct oh_node **ou
         if (!(o = oh_node_new(c->a, OH_NODE_OBJECT)))
             return too_big(c);
         for (xmlAttr *at = n->properties; at; at = at->next) {
-            xmlChar *v = xmlNodeListGetString(n->doc, at->children, 1);
+            xmlChar *v;
+            for (xmlNode *ch = at->children; ch; ch = ch->next)
+                if (ch->type == XML_ENTITY_REF_NODE)
+                    return oh_err_set(c->err, OH_EINVAL,
+                                      "xml: line %ld: entity &%s; refused (entities are not expanded)",
+                                      xmlGetLineNo(n), (const char *)ch->name);
+            v = xmlNodeListGetString(n->doc, at->children, 1);
             struct oh_node *an;
             char *k = oh_arena_printf(c->a, "@%s", (const char *)at->name);
             an = k ? oh_node_new_str(c->a, OH_NODE_STRING, v ? (const char *)v : "",

@@ -92,6 +92,8 @@ static void test_entities_refused(void **state)
     assert_non_null(strstr(err.msg, "xml: line 8"));
     assert_int_equal(dec("<!DOCTYPE r [<!ENTITY e \"x\">]><r>&e;</r>", &n, &err), OH_EINVAL);
     assert_non_null(strstr(err.msg, "entity &e; refused"));
+    assert_int_equal(dec("<!DOCTYPE r [<!ENTITY e \"x\">]><r a=\"&e;\"/>", &n, &err), OH_EINVAL);
+    assert_non_null(strstr(err.msg, "entity &e; refused"));
     assert_int_equal(dec(xxe, &n, &err), OH_EINVAL);
     assert_non_null(strstr(err.msg, "entity &x; refused"));
 }
