@@ -99,8 +99,8 @@ static int collect_text(struct xctx *c, xmlNode *n, char **out, size_t *outlen)
 static int element(struct xctx *c, xmlNode *n, size_t depth, struct oh_node **out)
 {
     struct oh_node *o;
-    char *text;
-    size_t tl;
+    char *text = NULL;
+    size_t tl = 0;
     int rc;
 
     if (depth >= c->max_depth)

@@ -44,7 +44,7 @@ static int capture(int (*fn)(int, char **), int argc, char **argv, char **out)
 
 static void put(const char *dir, const char *name, const char *text)
 {
-    char p[512];
+    char p[1024];
     FILE *f;
     snprintf(p, sizeof(p), "%s/%s", dir, name);
     assert_non_null(f = fopen(p, "w"));
