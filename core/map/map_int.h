@@ -158,4 +158,43 @@ int oh_map_country(const char *s, size_t len, char out[3]);
  * -> ms since the epoch. has_frac: the input had fractional seconds. */
 int oh_map_time(const char *s, const char *fmt, int64_t *ms, int *has_frac);
 
+/* --- evaluation state shared by map_eval.c, map_apply.c, map_run.c --- */
+
+struct map_ev {
+    const struct oh_map *m;
+    struct oh_arena *a;           /* the document's arena */
+    const struct oh_map_ctx *ctx;
+    const struct oh_node *doc;    /* document root, for paths in messages */
+    const struct oh_node *record; /* $record */
+    struct oh_err *err;           /* the current record's rejection */
+};
+
+/* A growing list of nodes in the arena; limit > 0 stops at that many. */
+struct map_nset {
+    const struct oh_node **v;
+    size_t n, cap, limit;
+    struct oh_arena *a;
+};
+
+/* Appends n; 1 when the set is full. */
+int oh_map_nset_push(struct map_nset *s, const struct oh_node *n);
+/* Every node the path steps find from n, in document order; 1 when full. */
+int oh_map_walk(const struct step *st, size_t ns, const struct oh_node *n, struct map_nset *out);
+void oh_map_node_val(const struct oh_node *n, struct val *v);
+void oh_map_str_val(struct val *v, const char *s, size_t len);
+/* Rejects the record: "DOC-PATH[suffix]: what (file:line)"; returns OH_EINVAL. */
+int oh_map_fail(struct map_ev *ev, const struct oh_node *where, const char *suffix, int line,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int oh_map_eval(struct map_ev *ev, const struct expr *e, const struct oh_node *cur, int multi,
+                struct val *out);
+int oh_map_eval_path(struct map_ev *ev, const struct path *pa, const struct oh_node *cur,
+                     int multi, struct val *out);
+/* One filter on one value (map_apply.c); list filters take the whole list. */
+int oh_map_scalar_filter(struct map_ev *ev, const struct filter *f, const struct expr *pipe,
+                         const struct oh_node *cur, struct val *v);
+int oh_map_list_filter(struct map_ev *ev, const struct filter *f, struct val *v);
+/* Evaluates the rules of b with `.` = cur into the output object out. */
+int oh_map_run_block(struct map_ev *ev, const struct block *b, const struct oh_node *cur,
+                     struct oh_node *out);
+
 #endif
