@@ -6,10 +6,14 @@
 
 extern const struct oh_connector oh_connector_dir;
 extern const struct oh_connector oh_connector_sftp;
+extern const struct oh_connector oh_connector_shopify;
+extern const struct oh_connector oh_connector_woocommerce;
 
 static const struct oh_connector *const registry[] = {
     &oh_connector_dir,
     &oh_connector_sftp,
+    &oh_connector_shopify,
+    &oh_connector_woocommerce,
     NULL,
 };
 

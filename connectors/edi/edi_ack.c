@@ -502,7 +502,7 @@ int oh_edi_ack_read(const struct oh_node *set, struct oh_edi_ack_result **out,
         }
         if (!ak9) {
             oh_edi_ack_result_free(res);
-            return oh_err_set(err, OH_EINVAL, "ack: %s without AK9", res->kind);
+            return oh_err_set(err, OH_EINVAL, "ack: %s without AK9", is999 ? "999" : "997");
         }
         res->status = *sv(ak9, "01") ? *sv(ak9, "01") : '?';
         res->included = *sv(ak9, "02") ? atoi(sv(ak9, "02")) : -1;

@@ -14,6 +14,5 @@ int oh_cli_map(int argc, char **argv)
 
 int oh_cli_edi(int argc, char **argv)
 {
-    oh_edi_init();
     return oh_edi_cli(argc, argv);
 }

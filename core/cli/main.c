@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "connector.h"
 #include "log.h"
+#include "connectors/edi/edi.h"
 
 static int cmd_version(int argc, char **argv)
 {
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
     if (lvl)
         oh_log_parse_level(lvl, &level);
     oh_log_init(level, 0);
+    /* formats are registered once, before any mapping is compiled */
+    oh_edi_init();
     if (argc < 2) {
         cmd_help(0, NULL);
         return 2;

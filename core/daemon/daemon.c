@@ -16,10 +16,12 @@
 #include "log.h"
 #include "processor.h"
 #include "timerheap.h"
+#include "web.h"
 #include "util.h"
 
 struct sched {
     struct oh_hub *hub;
+    struct oh_web *web;
     atomic_int stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;           /* timer heap changed, stop, or new spool work */
@@ -343,6 +345,13 @@ int oh_daemon_run(const char *config_path, int once)
     pthread_mutex_init(&s.mu, NULL);
     pthread_cond_init(&s.cv, NULL);
     start_threads(&s);
+    if (oh_web_start(s.hub, &s.web, &err) < 0) {
+        oh_error("daemon.start_failed", "error=%s", oh_logq(q, sizeof(q), err.msg));
+        fprintf(stderr, "orderhub: %s\n", err.msg);
+        stop_threads(&s);
+        oh_hub_free(s.hub);
+        return 1;
+    }
     oh_info("daemon.started", "config=%s channels=%zu routes=%zu workers=%ld instance=%s",
             oh_logq(q, sizeof(q), config_path), s.hub->nchans, s.hub->nroutes,
             s.hub->set.workers, s.hub->set.instance);
@@ -359,15 +368,20 @@ int oh_daemon_run(const char *config_path, int once)
                 oh_hub_free(nh);
                 continue;
             }
+            oh_web_stop(s.web);
+            s.web = NULL;
             stop_threads(&s);
             oh_hub_free(s.hub);
             s.hub = nh;
             start_threads(&s);
+            if (oh_web_start(s.hub, &s.web, &err) < 0)
+                oh_error("http.start_failed", "error=%s", oh_logq(q, sizeof(q), err.msg));
             continue;
         }
         oh_info("daemon.stopping", "signal=%d", sig);
         break;
     }
+    oh_web_stop(s.web); /* no new deliveries first, then drain */
     stop_threads(&s);
     oh_hub_free(s.hub);
     pthread_cond_destroy(&s.cv);
