@@ -235,7 +235,7 @@ static void stop_threads(struct sched *s)
 
 /* Start-up: migrate the store and recover the spool; any failure here is an
  * unusable environment and stops the daemon before work starts. */
-static int prepare(struct oh_hub *h, struct oh_err *err)
+static int prepare(struct oh_hub *h, int at_start, struct oh_err *err)
 {
     struct oh_store *st = NULL;
     size_t moved = 0;
@@ -243,7 +243,13 @@ static int prepare(struct oh_hub *h, struct oh_err *err)
 
     if ((rc = oh_hub_store_open(h, &st, err)) < 0)
         return rc;
+    size_t released = 0;
     rc = oh_store_migrate(st, &applied, err);
+    /* not on reload: the running dispatcher may hold those leases right now */
+    if (rc == 0 && at_start)
+        rc = oh_store_outbox_release(st, h->set.instance, &released, err);
+    if (rc == 0 && released)
+        oh_info("outbox.released", "rows=%zu owner=%s", released, h->set.instance);
     if (rc == 0)
         for (size_t i = 0; i < h->nchans && rc == 0; i++)
             rc = oh_store_channel_ensure(st, h->chans[i].ch.name, h->chans[i].ch.conn->type, err);
@@ -320,7 +326,7 @@ int oh_daemon_run(const char *config_path, int once)
     oh_err_clear(&err);
     srand((unsigned)(oh_now_ms() ^ (int64_t)getpid()));
     if ((rc = oh_hub_open(config_path, 0, NULL, NULL, &s.hub, &err)) < 0 ||
-        (rc = prepare(s.hub, &err)) < 0) {
+        (rc = prepare(s.hub, 1, &err)) < 0) {
         oh_error("daemon.start_failed", "error=%s", oh_logq(q, sizeof(q), err.msg));
         fprintf(stderr, "orderhub: %s\n", err.msg);
         oh_hub_free(s.hub);
@@ -362,7 +368,7 @@ int oh_daemon_run(const char *config_path, int once)
         if (sig == SIGHUP) {
             struct oh_hub *nh = NULL;
             oh_info("daemon.reload", "config=%s", oh_logq(q, sizeof(q), config_path));
-            if (oh_hub_open(config_path, 0, NULL, NULL, &nh, &err) < 0 || prepare(nh, &err) < 0) {
+            if (oh_hub_open(config_path, 0, NULL, NULL, &nh, &err) < 0 || prepare(nh, 0, &err) < 0) {
                 oh_error("daemon.reload_failed", "error=%s kept=previous",
                          oh_logq(q, sizeof(q), err.msg));
                 oh_hub_free(nh);

@@ -105,6 +105,9 @@ static const char *const sq_text[SQ__N] = {
     [SQ_OUTBOX_RETRY] =
         "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = NOW(3), "
         "lease_owner = NULL, lease_until = NULL WHERE id = ? AND state IN ('dead', 'pending')",
+    [SQ_OUTBOX_RELEASE] =
+        "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL "
+        "WHERE state = 'leased' AND lease_owner = ?",
     [SQ_OUTBOX_LIST] =
         "SELECT id, event, target, origin, order_id, state, attempts, next_attempt_at, "
         "last_error FROM outbox ORDER BY id LIMIT ?",

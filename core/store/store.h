@@ -123,6 +123,10 @@ int oh_store_outbox_done(struct oh_store *st, int64_t id, struct oh_err *err);
  * now + retry_in_ms (*dead = 0); otherwise dead with the error (*dead = 1). */
 int oh_store_outbox_fail(struct oh_store *st, int64_t id, int retryable, const char *error,
                          int max_attempts, int64_t retry_in_ms, int *dead, struct oh_err *err);
+/* Start-up: rows still leased by owner (this instance before a crash) are
+ * pending again at once instead of waiting for their lease to expire. */
+int oh_store_outbox_release(struct oh_store *st, const char *owner, size_t *released,
+                            struct oh_err *err);
 /* Operator: a dead (or pending) row due now, attempts reset. */
 int oh_store_outbox_retry(struct oh_store *st, int64_t id, struct oh_err *err);
 /* Rows as JSON objects (id, event, target, origin, order_id, state,

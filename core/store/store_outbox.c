@@ -228,6 +228,23 @@ int oh_store_outbox_retry(struct oh_store *st, int64_t id, struct oh_err *err)
     return 0;
 }
 
+int oh_store_outbox_release(struct oh_store *st, const char *owner, size_t *released,
+                            struct oh_err *err)
+{
+    int rc;
+    uint64_t matched = 0;
+
+    if ((rc = oh_st_ready(st, err)) < 0)
+        return rc;
+    oh_p_reset(st);
+    oh_p_str(st, owner);
+    if ((rc = oh_st_run(st, SQ_OUTBOX_RELEASE, "release outbox leases", NULL, &matched, err)) < 0)
+        return rc;
+    if (released)
+        *released = (size_t)matched;
+    return 0;
+}
+
 int oh_store_outbox_list(struct oh_store *st, const char *state, size_t limit, json_t **out,
                          struct oh_err *err)
 {
