@@ -140,7 +140,8 @@ struct emit {
     struct oh_store *st;
     const char *event, *origin;
     int64_t order_id;
-    const char *payload;
+    const json_t *order;
+    char *payload; /* serialised once, on the first route that takes it */
     int rc;
     size_t n;
     struct oh_err *err;
@@ -151,6 +152,8 @@ static void emit_one(const char *target, void *ud)
     struct emit *e = ud;
     if (e->rc < 0)
         return;
+    if (!e->payload && !(e->payload = json_dumps(e->order, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+        abort();
     e->rc = oh_store_outbox_add(e->st, e->event, target, e->origin, e->order_id, e->payload, NULL,
                                 e->err);
     if (e->rc == 0)
@@ -160,12 +163,9 @@ static void emit_one(const char *target, void *ud)
 static int emit(struct oh_hub *h, struct oh_store *st, const char *event, const char *origin,
                 int64_t order_id, const json_t *order, size_t *count, struct oh_err *err)
 {
-    char *payload = json_dumps(order, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    struct emit e = { st, event, origin, order_id, payload, 0, 0, err };
-    if (!payload)
-        abort();
+    struct emit e = { st, event, origin, order_id, order, NULL, 0, 0, err };
     oh_hub_route(h, event, origin, emit_one, &e);
-    free(payload);
+    free(e.payload);
     *count += e.n;
     return e.rc;
 }
@@ -252,12 +252,55 @@ static void release_all(struct oh_hub *h, struct item *items, size_t n, const ch
     }
 }
 
+/* One transaction over the prepared batch. careful = a savepoint per
+ * document. Returns 0 committed; 1 a document failed permanently on the
+ * fast path (nothing committed, the caller redoes the batch carefully);
+ * negative: retryable, nothing committed. */
+static int store_batch(struct oh_hub *h, struct oh_store *st, struct item *items, size_t n,
+                       int careful, struct oh_proc_stats *stats, struct oh_err *err)
+{
+    int rc;
+
+    if ((rc = oh_store_begin(st, err)) < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct item *it = &items[i];
+        struct oh_err e;
+        oh_err_clear(&e);
+        if (it->failed) {
+            if ((rc = put_dead_row(st, it, err)) < 0)
+                return rc;
+            continue;
+        }
+        if (careful && (rc = oh_store_savepoint(st, err)) < 0)
+            return rc;
+        rc = store_item(h, st, it, stats, &e);
+        if (rc < 0 && e.retryable) {
+            *err = e;
+            return rc;
+        }
+        if (rc < 0 && !careful)
+            return 1;
+        if (rc < 0) {
+            /* P2: this document alone */
+            if ((rc = oh_store_rollback_savepoint(st, err)) < 0)
+                return rc;
+            item_fail(it, "store: %s", e.msg);
+            if ((rc = put_dead_row(st, it, err)) < 0)
+                return rc;
+        } else if (careful && (rc = oh_store_release_savepoint(st, err)) < 0) {
+            return rc;
+        }
+    }
+    return oh_store_commit(st, err);
+}
+
 int oh_process_batch(struct oh_hub *h, struct oh_store *st, struct oh_proc_stats *stats,
                      struct oh_err *err)
 {
     size_t cap = (size_t)h->set.batch, n = 0;
     struct item *items = calloc(cap, sizeof(*items));
-    int rc = 0, in_txn = 0;
+    int rc = 0;
     char q[1100];
 
     if (!items)
@@ -288,39 +331,25 @@ int oh_process_batch(struct oh_hub *h, struct oh_store *st, struct oh_proc_stats
     if (n == 0)
         goto done;
 
-    if ((rc = oh_store_begin(st, err)) < 0)
-        goto retry_all;
-    in_txn = 1;
-    for (size_t i = 0; i < n; i++) {
-        struct item *it = &items[i];
-        struct oh_err e;
-        oh_err_clear(&e);
-        if (it->failed) {
-            if ((rc = put_dead_row(st, it, err)) < 0)
-                goto retry_all;
+    /* Fast path: the whole batch without savepoints (two round trips per
+     * document fewer). If a document fails permanently, the transaction is
+     * rolled back and the batch redone with a savepoint per document, so the
+     * bad one is isolated and its neighbours commit (P2). */
+    for (int careful = 0; careful < 2; careful++) {
+        struct oh_proc_stats run = { 0 };
+        rc = store_batch(h, st, items, n, careful, &run, err);
+        if (rc == 1 && !careful) {
+            oh_store_rollback(st);
             continue;
         }
-        if ((rc = oh_store_savepoint(st, err)) < 0)
+        if (rc < 0)
             goto retry_all;
-        rc = store_item(h, st, it, stats, &e);
-        if (rc < 0 && e.retryable) {
-            *err = e;
-            goto retry_all;
-        }
-        if (rc < 0) {
-            /* P2: this document alone */
-            if ((rc = oh_store_rollback_savepoint(st, err)) < 0)
-                goto retry_all;
-            item_fail(it, "store: %s", e.msg);
-            if ((rc = put_dead_row(st, it, err)) < 0)
-                goto retry_all;
-        } else if ((rc = oh_store_release_savepoint(st, err)) < 0) {
-            goto retry_all;
-        }
+        stats->stored += run.stored;
+        stats->unchanged += run.unchanged;
+        stats->stale += run.stale;
+        stats->events += run.events;
+        break;
     }
-    if ((rc = oh_store_commit(st, err)) < 0)
-        goto retry_all;
-    in_txn = 0;
     /* P4: only now does the spool let go */
     for (size_t i = 0; i < n; i++) {
         struct item *it = &items[i];
@@ -342,8 +371,7 @@ int oh_process_batch(struct oh_hub *h, struct oh_store *st, struct oh_proc_stats
 
 retry_all:
     /* P3: the store is unavailable or the transaction failed as a whole */
-    if (in_txn)
-        oh_store_rollback(st);
+    oh_store_rollback(st);
     oh_warn("store.batch_failed", "documents=%zu error=%s", n, oh_logq(q, sizeof(q), err->msg));
     release_all(h, items, n, err->msg);
     stats->deferred += n;
