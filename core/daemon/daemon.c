@@ -265,6 +265,71 @@ static int prepare(struct oh_hub *h, int at_start, struct oh_err *err)
     return 0;
 }
 
+struct drain {
+    struct oh_hub *h;
+    pthread_mutex_t mu;
+    struct oh_proc_stats total;
+    int rc;
+    struct oh_err err;
+};
+
+static void *drain_thread(void *arg)
+{
+    struct drain *d = arg;
+    struct oh_store *st = NULL;
+    struct oh_proc_stats ps = { 0 };
+    struct oh_err e;
+    int rc;
+
+    oh_err_clear(&e);
+    if ((rc = oh_hub_store_open(d->h, &st, &e)) == 0) {
+        oh_hub_set_thread_store(st);
+        for (;;) {
+            size_t before = ps.claimed;
+            if ((rc = oh_process_batch(d->h, st, &ps, &e)) < 0 || ps.claimed == before)
+                break;
+        }
+        oh_hub_set_thread_store(NULL);
+    }
+    oh_store_free(st);
+    pthread_mutex_lock(&d->mu);
+    d->total.claimed += ps.claimed;
+    d->total.stored += ps.stored;
+    d->total.unchanged += ps.unchanged;
+    d->total.stale += ps.stale;
+    d->total.dead += ps.dead;
+    d->total.deferred += ps.deferred;
+    d->total.events += ps.events;
+    if (rc < 0 && d->rc == 0) {
+        d->rc = rc;
+        d->err = e;
+    }
+    pthread_mutex_unlock(&d->mu);
+    return NULL;
+}
+
+/* --once: [hub] workers threads empty the spool, each with its own store
+ * connection, exactly as the daemon's workers would. */
+static int drain_spool(struct oh_hub *h, struct oh_proc_stats *ps, struct oh_err *err)
+{
+    struct drain d;
+    pthread_t th[64];
+    long n = h->set.workers;
+
+    memset(&d, 0, sizeof(d));
+    d.h = h;
+    pthread_mutex_init(&d.mu, NULL);
+    for (long i = 0; i < n; i++)
+        pthread_create(&th[i], NULL, drain_thread, &d);
+    for (long i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&d.mu);
+    *ps = d.total;
+    if (d.rc < 0 && err)
+        *err = d.err;
+    return d.rc;
+}
+
 static int run_once(struct oh_hub *h, struct oh_err *err)
 {
     struct oh_store *st = NULL;
@@ -289,13 +354,8 @@ static int run_once(struct oh_hub *h, struct oh_err *err)
         if (look == 0)
             sleep_ms(h->set.settle_ms);
     }
-    for (;;) {
-        size_t before = ps.claimed;
-        if ((rc = oh_process_batch(h, st, &ps, err)) < 0)
-            goto done;
-        if (ps.claimed == before)
-            break;
-    }
+    if ((rc = drain_spool(h, &ps, err)) < 0)
+        goto done;
     for (;;) {
         size_t before = ds.leased;
         if ((rc = oh_dispatch_batch(h, st, 64, &ds, err)) < 0)
