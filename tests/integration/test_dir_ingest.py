@@ -16,7 +16,7 @@ N = 1000
 def main():
     env = Env("ingest")
     try:
-        env.write_config()
+        env.write_config(extra="[route shipped]\non = order.shipped, order.cancelled\nto = export\n")
         for i in range(N):
             write_json(os.path.join(env.inbox, f"o{i:05d}.json"), order(10000 + i))
         env.once()
@@ -61,6 +61,8 @@ def main():
         check(env.scalar(f"SELECT status FROM orders WHERE id={oid}") == "shipped", "status updated")
         check(env.scalar("SELECT COUNT(*) FROM outbox WHERE event='order.created'") == str(N),
               "an update is not a new order")
+        check(env.scalar("SELECT COUNT(*) FROM outbox WHERE event='order.shipped'") == "1",
+              "the status transition accepted -> shipped wrote one order.shipped event")
 
         # an older version: ignored, recorded as stale
         older = order(10001, updated="2026-11-19T10:00:00Z", lines=4)
