@@ -92,7 +92,7 @@ static int digits(const char **p, int n, int *out)
     return 0;
 }
 
-static int64_t days_from_civil(int y, int m, int d)
+int64_t oh_days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -159,7 +159,7 @@ int oh_time_parse_iso8601(const char *s, int64_t *ms, int *has_frac)
     }
     if (*p)
         return -1;
-    *ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - (int64_t)off * 60) * 1000 + msec;
+    *ms = ((oh_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - (int64_t)off * 60) * 1000 + msec;
     return 0;
 }
 

@@ -46,6 +46,9 @@ int oh_decimal_valid(const char *s, int max_frac);
 /* ISO-8601 date-time (offset or Z, optional fraction; a bare date is
  * midnight UTC) -> ms since the epoch. 0 on success. */
 int oh_time_parse_iso8601(const char *s, int64_t *ms, int *has_frac);
+/* Days since 1970-01-01 of a proleptic Gregorian date (shared by every
+ * time parser). */
+int64_t oh_days_from_civil(int64_t y, int m, int d);
 /* ms -> "YYYY-MM-DDTHH:MM:SSZ" or with ".fff" when frac. */
 void oh_time_format_utc(int64_t ms, int frac, char out[32]);
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "canonical.h"
 #include "arena.h"
 #include "map/map_int.h"
 
@@ -351,16 +352,6 @@ static int num(const char **p, int n, int *out)
     return 0;
 }
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static int mdays(int y, int m)
 {
     static const int md[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -428,7 +419,7 @@ static int iso(const char *s, int64_t *ms, int *has_frac)
         p++;
     if (*p)
         return -1;
-    *ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - (int64_t)off * 60) *
+    *ms = ((oh_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - (int64_t)off * 60) *
               1000 + msec;
     return 0;
 }
@@ -456,7 +447,7 @@ int oh_map_time(const char *s, const char *fmt, int64_t *ms, int *has_frac)
     if (mo < 1 || mo > 12 || d < 1 || d > mdays(y, mo) || tm.tm_hour > 23 || tm.tm_min > 59 ||
         tm.tm_sec > 60)
         return -1;
-    *ms = (days_from_civil(y, mo, d) * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec -
+    *ms = (oh_days_from_civil(y, mo, d) * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec -
            (strstr(fmt, "%z") ? tm.tm_gmtoff : 0)) *
           1000;
     return 0;
