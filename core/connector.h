@@ -48,6 +48,22 @@ struct oh_outbox_msg {
     int attempts;         /* deliveries tried before this one */
 };
 
+/* Control numbers of one outgoing EDI interchange (one outbox message). */
+struct oh_edi_numbers {
+    int64_t outbox_id;
+    const char *standard;     /* "x12" | "edifact" */
+    const char *message;      /* "855", "997", "ORDRSP", "CONTRL" ... */
+    const char *ack_expected; /* "997", "999", "CONTRL", or NULL when none is expected */
+    int64_t ack_window_ms;    /* the acknowledgement is due this long after sending */
+    unsigned long icn, gcn, scn; /* ISA13/UNB 0020, GS06, ST02/UNH 0062 */
+};
+
+/* One sent EDI interchange whose acknowledgement is overdue. */
+struct oh_edi_overdue {
+    const char *message, *ack_expected, *due_at; /* due_at ISO-8601 UTC */
+    unsigned long icn, gcn;
+};
+
 /* What core offers a connector. */
 struct oh_channel_ops {
     /* Cursor value (malloc'd, caller frees) or *value = NULL when unset. */
@@ -56,6 +72,14 @@ struct oh_channel_ops {
     /* "Seen before" keys (webhook delivery ids, remote file identities). */
     int (*seen)(struct oh_channel *ch, const char *key, int *seen, struct oh_err *err);
     int (*remember)(struct oh_channel *ch, const char *key, struct oh_err *err);
+    /* EDI partners: the control numbers recorded for n->outbox_id, or new
+     * ones taken from the channel's counters and recorded with the expected
+     * acknowledgement, in one transaction (a retry sends the same numbers). */
+    int (*edi_numbers)(struct oh_channel *ch, struct oh_edi_numbers *n, struct oh_err *err);
+    /* EDI partners: calls cb once for each sent interchange whose
+     * acknowledgement became overdue since the last call. */
+    int (*edi_overdue)(struct oh_channel *ch, void (*cb)(void *ud, const struct oh_edi_overdue *o),
+                       void *ud, struct oh_err *err);
 };
 
 struct oh_channel {

@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "connector.h"
+#include "dir.h"
 #include "filechan.h"
 #include "log.h"
 #include "util.h"
@@ -232,29 +233,28 @@ static const struct oh_file_transport dir_transport = {
     .put = dir_put,
 };
 
-static void dir_close(struct oh_channel *ch)
+void oh_dir_transport_close(void *t)
 {
-    struct dir_state *d = ch->priv;
+    struct dir_state *d = t;
     if (!d)
         return;
     oh_filechan_clear(&d->fc);
     free(d->path);
     free(d->archive);
     free(d);
-    ch->priv = NULL;
 }
 
-static int dir_open(struct oh_channel *ch, struct oh_err *err)
+int oh_dir_transport_open(const struct oh_conf_section *s, const char *channel, void **t,
+                          const struct oh_file_transport **tp, struct oh_err *err)
 {
-    const struct oh_conf_section *s = ch->cfg;
     const char *path = oh_conf_get(s, "path");
     const char *archive = oh_conf_get(s, "archive_dir");
     struct dir_state *d;
-    int rc;
 
+    *t = NULL;
     if (!path || !*path)
         return oh_err_set(err, OH_EINVAL, "%s:%d: [channel %s] needs path = DIR", s->path, s->line,
-                          ch->name);
+                          channel);
     if (!(d = calloc(1, sizeof(*d))))
         abort();
     d->path = strdup(path);
@@ -266,7 +266,30 @@ static int dir_open(struct oh_channel *ch, struct oh_err *err)
     } else if (asprintf(&d->archive, "%s/processed", path) < 0) {
         abort();
     }
-    d->fc.tp = &dir_transport;
+    if (!d->path || !d->archive)
+        abort();
+    *t = d;
+    *tp = &dir_transport;
+    return 0;
+}
+
+static void dir_close(struct oh_channel *ch)
+{
+    oh_dir_transport_close(ch->priv);
+    ch->priv = NULL;
+}
+
+static int dir_open(struct oh_channel *ch, struct oh_err *err)
+{
+    struct dir_state *d;
+    const struct oh_file_transport *tp;
+    void *t;
+    int rc;
+
+    if ((rc = oh_dir_transport_open(ch->cfg, ch->name, &t, &tp, err)) < 0)
+        return rc;
+    d = t;
+    d->fc.tp = tp;
     d->fc.t = d;
     ch->priv = d;
     if ((rc = oh_filechan_configure(&d->fc, ch, err)) < 0) {

@@ -53,11 +53,51 @@ static int op_remember(struct oh_channel *ch, const char *key, struct oh_err *er
     return tls_store ? oh_store_remember(tls_store, ch->name, key, err) : no_store(err);
 }
 
+static int op_edi_numbers(struct oh_channel *ch, struct oh_edi_numbers *n, struct oh_err *err)
+{
+    int rc;
+    if (!tls_store)
+        return no_store(err);
+    if ((rc = oh_store_begin(tls_store, err)) < 0)
+        return rc;
+    if ((rc = oh_store_edi_out_assign(tls_store, ch->name, n, err)) < 0) {
+        oh_store_rollback(tls_store);
+        return rc;
+    }
+    return oh_store_commit(tls_store, err);
+}
+
+static int op_edi_overdue(struct oh_channel *ch, void (*cb)(void *ud, const struct oh_edi_overdue *o),
+                          void *ud, struct oh_err *err)
+{
+    json_t *rows = NULL, *r;
+    size_t i;
+    int rc;
+    if (!tls_store)
+        return no_store(err);
+    if ((rc = oh_store_edi_overdue_take(tls_store, ch->name, &rows, err)) < 0)
+        return rc;
+    json_array_foreach(rows, i, r) {
+        struct oh_edi_overdue o = {
+            json_string_value(json_object_get(r, "message")),
+            json_string_value(json_object_get(r, "ack_expected")),
+            json_string_value(json_object_get(r, "ack_due_at")),
+            (unsigned long)json_integer_value(json_object_get(r, "icn")),
+            (unsigned long)json_integer_value(json_object_get(r, "gcn")),
+        };
+        cb(ud, &o);
+    }
+    json_decref(rows);
+    return 0;
+}
+
 static const struct oh_channel_ops store_ops = {
     .cursor_get = op_cursor_get,
     .cursor_set = op_cursor_set,
     .seen = op_seen,
     .remember = op_remember,
+    .edi_numbers = op_edi_numbers,
+    .edi_overdue = op_edi_overdue,
 };
 
 /* --- loading -------------------------------------------------------------- */

@@ -155,4 +155,48 @@ int oh_store_channel_ensure(struct oh_store *st, const char *name, const char *t
 int oh_store_audit(struct oh_store *st, const char *actor, const char *action, const char *detail,
                    struct oh_err *err);
 
+
+/* ---- EDI partners (store_edi.c) ----
+ * Control numbers: the next value of (partner, kind) — kind "ISA13", "GS06",
+ * "ST02", "UNB0020", "UNH0062" — taken with one atomic
+ * INSERT ... ON DUPLICATE KEY UPDATE value = LAST_INSERT_ID(value + 1). The
+ * row stays locked until the caller's transaction ends, so instances take
+ * turns, a rolled-back transaction gives its number back (nothing skipped)
+ * and a committed one never hands it out again. Values wrap to 1 past max. */
+int oh_store_edi_next(struct oh_store *st, const char *partner, const char *kind,
+                      unsigned long max, unsigned long *value, struct oh_err *err);
+/* Records an incoming interchange (partner, sender, control). *first = 1 when
+ * it is new, 0 when the same key was recorded before (a duplicate). Inside a
+ * transaction a concurrent claim of the same key waits for this one. */
+int oh_store_edi_in_claim(struct oh_store *st, const char *partner, const char *sender,
+                          const char *control, const char *spool_id, int *first,
+                          struct oh_err *err);
+/* struct oh_edi_numbers (connector.h): one outgoing interchange. */
+/* The numbers recorded for o->outbox_id, or new ones (taken with
+ * oh_store_edi_next and recorded) when there are none: a retried delivery
+ * sends the same numbers again. Runs inside the caller's transaction. */
+int oh_store_edi_out_assign(struct oh_store *st, const char *partner, struct oh_edi_numbers *o,
+                            struct oh_err *err);
+/* Records numbers the caller took itself (acknowledgements built in the
+ * processor's transaction). */
+int oh_store_edi_out_record(struct oh_store *st, const char *partner,
+                            const struct oh_edi_numbers *o, struct oh_err *err);
+/* An acknowledgement came in: marks the interchange we sent whose GS06
+ * (X12, by_group = 1) or UNB 0020 (EDIFACT) is ctrl. status "accepted",
+ * "partial" or "rejected"; codes: the partner's AK/IK/UCI codes as text.
+ * *matched = rows updated (0: we sent no such interchange). */
+int oh_store_edi_ack_match(struct oh_store *st, const char *partner, int by_group,
+                           unsigned long ctrl, const char *status, const char *codes,
+                           int *matched, struct oh_err *err);
+/* Interchanges still waiting for their acknowledgement past the due time,
+ * not reported before: *out is an array of objects (id, partner, message,
+ * icn, gcn, ack_expected, ack_due_at); they are marked reported. */
+int oh_store_edi_overdue_take(struct oh_store *st, const char *partner, json_t **out,
+                              struct oh_err *err);
+/* Sent interchanges that expect an acknowledgement, newest first, as objects
+ * (id, partner, message, icn, gcn, scn, ack_expected, ack_due_at, ack_status,
+ * ack_codes, ack_at, overdue). partner NULL = all. */
+int oh_store_edi_status(struct oh_store *st, const char *partner, size_t limit, json_t **out,
+                        struct oh_err *err);
+
 #endif
