@@ -170,6 +170,20 @@ static int load_settings(struct oh_hub *h, struct loader *ld)
         set->batch = 256;
     set->outbox_attempts = (int)attempts;
     set->spool_attempts = (int)spool_attempts;
+    /* Privacy exports default to "exports" beside the spool directory;
+     * seen keys (webhook ids) are kept at least 48h, the window Shopify
+     * retries a delivery in. */
+    v = oh_conf_get(s, "exports");
+    if (v && *v) {
+        set->exports_dir = resolve_path(h->conf->path, v);
+    } else if (asprintf(&set->exports_dir, "%s/../exports", set->spool_dir) < 0) {
+        abort();
+    }
+    if ((rc = oh_conf_duration_ms(s, "seen_retention", 7LL * 86400000, &set->seen_retention_ms,
+                                  &e)) < 0 && (rc = problem(ld, rc, &e)) < 0)
+        return rc;
+    if (set->seen_retention_ms < 48LL * 3600000)
+        set->seen_retention_ms = 48LL * 3600000;
     gethostname(host, sizeof(host) - 1);
     v = oh_conf_get(s, "instance");
     if (v && *v) {
@@ -435,6 +449,7 @@ void oh_hub_free(struct oh_hub *h)
     oh_spool_free(h->spool);
     oh_secret_free(h->store_password);
     free(h->set.spool_dir);
+    free(h->set.exports_dir);
     free(h->set.instance);
     oh_conf_free(h->conf);
     free(h);

@@ -48,6 +48,8 @@ struct oh_hub_settings {
     char *instance;           /* lease owner name: [hub] instance, default HOST:CONFIG-PATH */
     int64_t settle_ms;        /* --once: pause between the two looks at file inboxes */
     int64_t lease_ms;         /* outbox lease */
+    char *exports_dir;        /* [hub] exports: customers/data_request files (privacy.c) */
+    int64_t seen_retention_ms; /* [hub] seen_retention: webhook/seen keys kept (>= 48h) */
 };
 
 struct oh_hub {

@@ -199,4 +199,24 @@ int oh_store_edi_overdue_take(struct oh_store *st, const char *partner, json_t *
 int oh_store_edi_status(struct oh_store *st, const char *partner, size_t limit, json_t **out,
                         struct oh_err *err);
 
+/* ---- privacy and retention (store_privacy.c; what is erased is listed there) ---- */
+
+/* The channel's orders of one customer (matched by customer external id or
+ * email), or every order of the channel with all = 1, as full canonical
+ * orders. *out owned by the caller. */
+int oh_store_privacy_orders(struct oh_store *st, const char *channel, const char *customer_id,
+                            const char *email, int all, json_t **out, struct oh_err *err);
+/* Erases the personal data of those orders; *orders = how many matched. */
+int oh_store_privacy_erase(struct oh_store *st, const char *channel, const char *customer_id,
+                           const char *email, int all, size_t *orders, struct oh_err *err);
+/* Clears documents.source of one spooled document whose raw bytes were erased. */
+int oh_store_document_forget(struct oh_store *st, const char *channel, const char *spool_id,
+                             struct oh_err *err);
+/* Deletes seen keys older than older_than_ms. Webhook ids must outlive the
+ * vendors' retry window: anything below OH_SEEN_MIN_RETENTION_MS (48h) is
+ * refused with OH_EINVAL. *deleted (may be NULL) = rows removed. */
+#define OH_SEEN_MIN_RETENTION_MS (48LL * 3600 * 1000)
+int oh_store_seen_prune(struct oh_store *st, int64_t older_than_ms, size_t *deleted,
+                        struct oh_err *err);
+
 #endif
