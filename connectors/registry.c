@@ -5,12 +5,14 @@
 #include <string.h>
 
 extern const struct oh_connector oh_connector_dir;
+extern const struct oh_connector oh_connector_edi;
 extern const struct oh_connector oh_connector_sftp;
 extern const struct oh_connector oh_connector_shopify;
 extern const struct oh_connector oh_connector_woocommerce;
 
 static const struct oh_connector *const registry[] = {
     &oh_connector_dir,
+    &oh_connector_edi,
     &oh_connector_sftp,
     &oh_connector_shopify,
     &oh_connector_woocommerce,
