@@ -29,6 +29,7 @@ static const struct {
     { "spool", oh_cli_spool, "spool list [incoming|active|deferred|dead] | show ID | retry ID   -c FILE" },
     { "outbox", oh_cli_outbox, "outbox list [--state pending|leased|done|dead] | retry ID   -c FILE" },
     { "orders", oh_cli_orders, "orders list [--channel C] [--limit N] [--json] | show CHANNEL EXTERNAL_ID [--json]   -c FILE" },
+    { "erase-customer", oh_cli_erase, "erase-customer -c FILE --channel C (--email E | --customer-id ID | --all) [--export]" },
     { "map", oh_cli_map, "map FILE.map INPUT [--format F] | map test [DIR]" },
     { "edi", oh_cli_edi, "edi parse|validate|ack FILE" },
     { "version", cmd_version, "version" },

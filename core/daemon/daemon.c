@@ -171,11 +171,22 @@ static void *dispatch_thread(void *arg)
     struct sched *s = arg;
     struct oh_store *st = thread_store(s, "dispatcher");
     int fails = 0;
+    int64_t next_prune = 0;
     char q[1100];
 
     while (st && !atomic_load(&s->stop)) {
         struct oh_dispatch_stats ds = { 0 };
         struct oh_err e;
+        if (oh_mono_ms() >= next_prune) {
+            /* seen keys (webhook ids) older than [hub] seen_retention, at
+             * start and then hourly; the store refuses anything under 48h */
+            size_t pruned = 0;
+            next_prune = oh_mono_ms() + 3600000;
+            if (oh_store_seen_prune(st, s->hub->set.seen_retention_ms, &pruned, &e) < 0)
+                oh_warn("seen.prune_failed", "error=%s", oh_logq(q, sizeof(q), e.msg));
+            else if (pruned)
+                oh_info("seen.pruned", "keys=%zu", pruned);
+        }
         if (oh_dispatch_batch(s->hub, st, 64, &ds, &e) < 0) {
             oh_warn("dispatch.failed", "error=%s", oh_logq(q, sizeof(q), e.msg));
             wait_ms(s, oh_backoff_ms(fails++, 200, 10000));

@@ -7,9 +7,11 @@
 
 #include "arena.h"
 #include "canonical.h"
+#include "edi_hooks.h"
 #include "formats/formats.h"
 #include "log.h"
 #include "map/map.h"
+#include "privacy.h"
 #include "util.h"
 
 struct item {
@@ -18,7 +20,9 @@ struct item {
     struct oh_hub_channel *hc;
     json_t *records;       /* array of validated canonical orders */
     char sha[65];
+    struct oh_edi_doc *edi; /* EDI partner channels: see edi_hooks.h */
     int failed;            /* permanent: goes to dead/ */
+    int privacy;           /* format "privacy": handled by privacy.c, not mapped */
     char error[1024];
 };
 
@@ -105,6 +109,19 @@ static void prepare(struct oh_hub *h, struct item *it)
                   (long long)it->hc->ch.max_doc_size);
         return;
     }
+    if (strcmp(m->format, "privacy") == 0) { /* privacy webhooks: see privacy.h */
+        it->privacy = 1;
+        return;
+    }
+    if (oh_edi_hook_wants(it->hc)) {
+        int acks_only = 0;
+        if (oh_edi_hook_prepare(it->hc, it->e->data, it->e->len, &it->edi, &acks_only, &err) < 0) {
+            item_fail(it, "%s", err.msg);
+            return;
+        }
+        if (acks_only)
+            return;
+    }
     if (it->hc->map) {
         struct oh_map_ctx ctx = { m->channel, m->received_at, m->source };
         struct collect c = { it, oh_map_name(it->hc->map) };
@@ -182,6 +199,8 @@ static int store_item(struct oh_hub *h, struct oh_store *st, struct item *it,
     int rc;
     char q[256];
 
+    if (it->privacy)
+        return oh_privacy_store(h, st, it->e, it->id, it->sha, err);
     if ((rc = oh_store_document_put(st, &d, "stored", NULL, &doc_id, err)) < 0)
         return rc;
     json_array_foreach(it->records, i, rec) {
@@ -382,6 +401,7 @@ done:
     for (size_t i = 0; i < n; i++) {
         oh_spool_entry_free(items[i].e);
         json_decref(items[i].records);
+        oh_edi_doc_free(items[i].edi);
     }
     free(items);
     return rc;
