@@ -89,6 +89,28 @@ static int decode(enum oh_edi_syntax syn, struct oh_arena *a, const char *data, 
                 goto done;
             }
     }
+    if (!strict) {
+        /* strict=0 keeps the good sets: rejected ones leave the tree (they
+         * are answered as rejected in the acknowledgement, never stored).
+         * Tree children and kept set infos are both in file order. */
+        struct oh_node **link = &root->first, *last = NULL;
+        for (size_t i = 0; i < r->nichg; i++)
+            for (size_t g = 0; g < r->ichg[i].ngroups; g++)
+                for (size_t k = 0; k < r->ichg[i].groups[g].nsets_kept && *link; k++) {
+                    if (r->ichg[i].groups[g].sets[k].status == OH_EDI_REJECTED) {
+                        *link = (*link)->next;
+                        root->count--;
+                    } else {
+                        last = *link;
+                        link = &(*link)->next;
+                    }
+                }
+        while (*link) {
+            last = *link;
+            link = &(*link)->next;
+        }
+        root->last = last;
+    }
     if (!r->nsets) {
         rc = oh_err_set(err, OH_EINVAL, "%s: no transaction sets in the input", fmt);
         goto done;

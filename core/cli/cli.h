@@ -11,6 +11,7 @@ int oh_cli_outbox(int argc, char **argv);
 int oh_cli_orders(int argc, char **argv);
 int oh_cli_map(int argc, char **argv);
 int oh_cli_edi(int argc, char **argv);
+int oh_cli_edi_status(int argc, char **argv); /* argv[0] = "status" */
 int oh_cli_erase(int argc, char **argv);
 
 /* Shared option handling: finds -c FILE / --config FILE (else $ORDERHUB_CONFIG,

@@ -14,5 +14,8 @@ int oh_cli_map(int argc, char **argv)
 
 int oh_cli_edi(int argc, char **argv)
 {
+    /* status needs the config and the store; the codec commands need neither */
+    if (argc >= 2 && strcmp(argv[1], "status") == 0)
+        return oh_cli_edi_status(argc - 1, argv + 1);
     return oh_edi_cli(argc, argv);
 }

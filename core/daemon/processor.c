@@ -201,6 +201,14 @@ static int store_item(struct oh_hub *h, struct oh_store *st, struct item *it,
 
     if (it->privacy)
         return oh_privacy_store(h, st, it->e, it->id, it->sha, err);
+    if (it->edi) {
+        int duplicate = 0;
+        if ((rc = oh_edi_hook_store(st, it->hc, it->edi, it->id, &duplicate, err)) < 0)
+            return rc;
+        if (duplicate) /* reported by the hook; the first copy was stored */
+            return oh_store_document_put(st, &d, "duplicate", "interchange seen before", &doc_id,
+                                         err);
+    }
     if ((rc = oh_store_document_put(st, &d, "stored", NULL, &doc_id, err)) < 0)
         return rc;
     json_array_foreach(it->records, i, rec) {
