@@ -24,7 +24,7 @@ static int known_keys(const struct oh_format_opts *o, const char *const *keys, c
     return 0;
 }
 
-static const char *const dec_keys[] = {"strict", "schema", NULL};
+static const char *const dec_keys[] = {"strict", "schema", "rejected", NULL};
 static const char *const enc_keys[] = {"element", "component", "repetition", "segment",
                                        "newline", "counts", "release", "decimal", NULL};
 
@@ -89,8 +89,9 @@ static int decode(enum oh_edi_syntax syn, struct oh_arena *a, const char *data, 
                 goto done;
             }
     }
-    if (!strict) {
-        /* strict=0 keeps the good sets: rejected ones leave the tree (they
+    const char *rejected = o ? oh_format_opt(o, "rejected") : NULL;
+    if (!strict && rejected && strcmp(rejected, "drop") == 0) {
+        /* strict=0 rejected=drop keeps only the good sets: rejected ones leave the tree (they
          * are answered as rejected in the acknowledgement, never stored).
          * Tree children and kept set infos are both in file order. */
         struct oh_node **link = &root->first, *last = NULL;
@@ -199,7 +200,8 @@ static int check_x12(const struct oh_format_opts *o, struct oh_err *err)
 {
     struct oh_format_opts d = {0}, e = {0};
     for (size_t i = 0; o && i < o->n; i++) {
-        int is_dec = strcmp(o->key[i], "strict") == 0 || strcmp(o->key[i], "schema") == 0;
+        int is_dec = strcmp(o->key[i], "strict") == 0 || strcmp(o->key[i], "schema") == 0 ||
+                     strcmp(o->key[i], "rejected") == 0;
         struct oh_format_opts *t = is_dec ? &d : &e;
         t->key[t->n] = o->key[i];
         t->val[t->n++] = o->val[i];
@@ -212,7 +214,8 @@ static int check_edifact(const struct oh_format_opts *o, struct oh_err *err)
 {
     struct oh_format_opts d = {0}, e = {0};
     for (size_t i = 0; o && i < o->n; i++) {
-        int is_dec = strcmp(o->key[i], "strict") == 0 || strcmp(o->key[i], "schema") == 0;
+        int is_dec = strcmp(o->key[i], "strict") == 0 || strcmp(o->key[i], "schema") == 0 ||
+                     strcmp(o->key[i], "rejected") == 0;
         struct oh_format_opts *t = is_dec ? &d : &e;
         t->key[t->n] = o->key[i];
         t->val[t->n++] = o->val[i];
