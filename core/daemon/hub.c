@@ -146,19 +146,23 @@ static int load_settings(struct oh_hub *h, struct loader *ld)
     oh_err_clear(&e);
     v = oh_conf_get_or(s, "spool", "var/spool");
     set->spool_dir = resolve_path(h->conf->path, v);
-    if ((rc = oh_conf_int(s, "workers", 2, &set->workers, &e)) < 0 ||
-        (rc = oh_conf_int(s, "batch", 256, &set->batch, &e)) < 0 ||
-        (rc = oh_conf_size(s, "max_document_size", 16 << 20, &set->max_document_size, &e)) < 0 ||
-        (rc = oh_conf_int(s, "outbox_attempts", 10, &attempts, &e)) < 0 ||
-        (rc = oh_conf_int(s, "spool_attempts", 10, &spool_attempts, &e)) < 0 ||
-        (rc = oh_conf_duration_ms(s, "retry_base", 30000, &set->retry_base_ms, &e)) < 0 ||
-        (rc = oh_conf_duration_ms(s, "retry_max", 3600000, &set->retry_max_ms, &e)) < 0 ||
-        (rc = oh_conf_duration_ms(s, "settle", 1000, &set->settle_ms, &e)) < 0 ||
-        (rc = oh_conf_duration_ms(s, "outbox_lease", 300000, &set->lease_ms, &e)) < 0 ||
-        (rc = oh_conf_bool(s, "archive", 0, &set->archive, &e)) < 0) {
-        if ((rc = problem(ld, rc, &e)) < 0)
-            return rc;
-    }
+    /* every key is read even after a bad one, so `check` reports them all */
+#define SETTING(call)                                                                  \
+    do {                                                                               \
+        if ((rc = (call)) < 0 && (rc = problem(ld, rc, &e)) < 0)                       \
+            return rc;                                                                 \
+    } while (0)
+    SETTING(oh_conf_int(s, "workers", 2, &set->workers, &e));
+    SETTING(oh_conf_int(s, "batch", 256, &set->batch, &e));
+    SETTING(oh_conf_size(s, "max_document_size", 16 << 20, &set->max_document_size, &e));
+    SETTING(oh_conf_int(s, "outbox_attempts", 10, &attempts, &e));
+    SETTING(oh_conf_int(s, "spool_attempts", 10, &spool_attempts, &e));
+    SETTING(oh_conf_duration_ms(s, "retry_base", 30000, &set->retry_base_ms, &e));
+    SETTING(oh_conf_duration_ms(s, "retry_max", 3600000, &set->retry_max_ms, &e));
+    SETTING(oh_conf_duration_ms(s, "settle", 1000, &set->settle_ms, &e));
+    SETTING(oh_conf_duration_ms(s, "outbox_lease", 300000, &set->lease_ms, &e));
+    SETTING(oh_conf_bool(s, "archive", 0, &set->archive, &e));
+#undef SETTING
     if (set->workers < 1 || set->workers > 64) {
         oh_err_set(&e, OH_EINVAL, "%s:%d: workers: must be from 1 to 64", h->conf->path,
                    oh_conf_line(s, "workers"));
@@ -227,8 +231,9 @@ static int load_store(struct oh_hub *h, struct loader *ld)
     c->socket = oh_conf_get(s, "socket");
     c->user = oh_conf_get_or(s, "user", "orderhub");
     c->database = oh_conf_get_or(s, "database", "orderhub");
-    if ((rc = oh_conf_int(s, "port", 0, &port, &e)) < 0 ||
-        (rc = oh_conf_secret(s, "password", &h->store_password, &e)) < 0)
+    if ((rc = oh_conf_int(s, "port", 0, &port, &e)) < 0 && (rc = problem(ld, rc, &e)) < 0)
+        return rc;
+    if ((rc = oh_conf_secret(s, "password", &h->store_password, &e)) < 0)
         return problem(ld, rc, &e);
     c->port = (unsigned)port;
     c->password = h->store_password;
@@ -271,9 +276,13 @@ static int load_channel(struct oh_hub *h, const struct oh_conf_section *s, struc
         return problem(ld, OH_EINVAL, &e);
     }
     ch->format = xstrdup(oh_conf_get_or(s, "format", "canonical"));
-    if ((rc = oh_conf_duration_ms(s, "poll", 30000, &ch->poll_ms, &e)) < 0 ||
-        (rc = oh_conf_size(s, "max_document_size", h->set.max_document_size, &ch->max_doc_size, &e)) < 0)
-        return problem(ld, rc, &e);
+    if ((rc = oh_conf_duration_ms(s, "poll", 30000, &ch->poll_ms, &e)) < 0 &&
+        (rc = problem(ld, rc, &e)) < 0)
+        return rc;
+    if ((rc = oh_conf_size(s, "max_document_size", h->set.max_document_size, &ch->max_doc_size,
+                           &e)) < 0 &&
+        (rc = problem(ld, rc, &e)) < 0)
+        return rc;
     if ((v = oh_conf_get(s, "mapping")) && *v) {
         ch->mapping = resolve_path(h->conf->path, v);
         if ((rc = oh_map_load(ch->mapping, &hc->map, &e)) < 0)
