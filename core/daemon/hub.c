@@ -502,17 +502,5 @@ void oh_hub_route(const struct oh_hub *h, const char *event, const char *origin,
 
 int oh_hub_store_open(const struct oh_hub *h, struct oh_store **out, struct oh_err *err)
 {
-    int rc = oh_store_open(&h->store_conf, out, err);
-    /* EDI partner tables (see oh_store_edi_schema): created before any
-     * transaction of this connection, only when an EDI channel exists. */
-    for (size_t i = 0; rc == 0 && i < h->nchans; i++) {
-        if (strcmp(h->chans[i].ch.conn ? h->chans[i].ch.conn->type : "", "edi") != 0)
-            continue;
-        if ((rc = oh_store_edi_schema(*out, err)) < 0) {
-            oh_store_free(*out);
-            *out = NULL;
-        }
-        break;
-    }
-    return rc;
+    return oh_store_open(&h->store_conf, out, err);
 }

@@ -163,9 +163,6 @@ int oh_store_audit(struct oh_store *st, const char *actor, const char *action, c
  * row stays locked until the caller's transaction ends, so instances take
  * turns, a rolled-back transaction gives its number back (nothing skipped)
  * and a committed one never hands it out again. Values wrap to 1 past max. */
-/* Creates the EDI tables when missing (idempotent; DDL commits, so never
- * inside a transaction). */
-int oh_store_edi_schema(struct oh_store *st, struct oh_err *err);
 int oh_store_edi_next(struct oh_store *st, const char *partner, const char *kind,
                       unsigned long max, unsigned long *value, struct oh_err *err);
 /* Records an incoming interchange (partner, sender, control). *first = 1 when

@@ -24,54 +24,6 @@
 #include "store/store_int.h"
 #include "util.h"
 
-/* XXX: these tables belong in core/store/migrations/002_edi.sql, but the
- * build's migration embedding passes the file list through the shell
- * unquoted, so a second migration file breaks it. Until that is fixed they
- * are created here (idempotent DDL, run outside any transaction when a
- * worker opens its store connection: oh_store_edi_schema). */
-static const char *const edi_ddl[] = {
-    " "
-    "CREATE TABLE IF NOT EXISTS edi_interchanges_in ( "
-    "    partner VARCHAR(128) NOT NULL, "
-    "    sender VARCHAR(80) NOT NULL, "
-    "    control VARCHAR(16) NOT NULL, "
-    "    spool_id VARCHAR(255) NULL, "
-    "    received_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3), "
-    "    PRIMARY KEY (partner, sender, control) "
-    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin ",
-    "CREATE TABLE IF NOT EXISTS edi_interchanges_out ( "
-    "    id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, "
-    "    partner VARCHAR(128) NOT NULL, "
-    "    outbox_id BIGINT NOT NULL, "
-    "    standard VARCHAR(8) NOT NULL, "
-    "    message VARCHAR(16) NOT NULL, "
-    "    icn BIGINT NOT NULL, "
-    "    gcn BIGINT NOT NULL, "
-    "    scn BIGINT NOT NULL, "
-    "    ack_expected VARCHAR(8) NULL, "
-    "    ack_due_at DATETIME(3) NULL, "
-    "    ack_status VARCHAR(16) NOT NULL DEFAULT 'none', "
-    "    ack_codes VARCHAR(255) NULL, "
-    "    ack_at DATETIME(3) NULL, "
-    "    overdue_reported TINYINT NOT NULL DEFAULT 0, "
-    "    created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3), "
-    "    UNIQUE KEY ux_edi_out_outbox (outbox_id), "
-    "    KEY ix_edi_out_gcn (partner, gcn), "
-    "    KEY ix_edi_out_icn (partner, icn), "
-    "    KEY ix_edi_out_due (ack_status, ack_due_at) "
-    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin ",
-};
-
-int oh_store_edi_schema(struct oh_store *st, struct oh_err *err)
-{
-    int rc;
-    if ((rc = oh_st_ready(st, err)) < 0)
-        return rc;
-    for (size_t i = 0; i < sizeof(edi_ddl) / sizeof(edi_ddl[0]); i++)
-        if ((rc = oh_st_query(st, edi_ddl[i], "create EDI tables", err)) < 0)
-            return rc;
-    return 0;
-}
 
 static int run_once(struct oh_store *st, const char *sql, const char *what, struct oh_rows *rows,
                     uint64_t *affected, struct oh_err *err)

@@ -1,5 +1,7 @@
 /* test_map_cli.c — `orderhub map` and `orderhub map test`, including the
- * golden tests of every shipped mapping (mappings/<source>/tests/). */
+ * golden tests of every shipped mapping (mappings/<source>/tests/), EDI
+ * ones included, so the EDI formats are linked in and registered.
+ * oh-test-links: oh_conn_edi */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "connectors/edi/edi.h"
 #include "map/map.h"
 #include "util.h"
 
@@ -58,9 +61,11 @@ static void test_shipped_mappings(void **state)
     char *out = NULL;
     int rc;
     (void)state;
+    oh_edi_init();
     rc = capture(oh_map_cli_test, 2, argv, &out);
     if (rc != 0)
         fail_msg("golden mapping tests failed:\n%s", out);
+    assert_non_null(strstr(out, "ok   " OH_SOURCE_DIR "/mappings/x12/tests/850"));
     assert_non_null(strstr(out, "ok   " OH_SOURCE_DIR "/mappings/shopify/tests/order.input.json"));
     assert_non_null(strstr(out, ", 0 failed"));
     free(out);
