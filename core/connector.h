@@ -108,6 +108,14 @@ struct oh_connector {
     /* Outbound: send one message. */
     int (*deliver)(struct oh_channel *ch, const struct oh_outbox_msg *m, struct oh_err *err);
     void (*close)(struct oh_channel *ch);
+    /* Inbound re-sync (`orderhub backfill`): fetch every order changed at
+     * or after since_ms (ms since the epoch, UTC) and spool it as poll does,
+     * without reading or moving the poll cursor; progress (may be NULL) is
+     * called as orders are handled, with total = 0 when it is not known.
+     * NULL for connectors that cannot re-read a window. */
+    int (*backfill)(struct oh_channel *ch, struct oh_spool *sp, int64_t since_ms,
+                    void (*progress)(void *ud, size_t done, size_t total), void *ud,
+                    struct oh_err *err);
 };
 
 /* connectors/registry.c */

@@ -276,4 +276,5 @@ const struct oh_connector oh_connector_shopify = {
     .webhook = shopify_webhook,
     .deliver = shopify_deliver,
     .close = shopify_close,
+    .backfill = shopify_backfill,
 };

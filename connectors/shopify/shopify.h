@@ -2,6 +2,7 @@
  * shopify.h — the Shopify connector's private state, shared by its files:
  *   shopify.c          settings (open/close) and the connector struct
  *   shopify_poll.c     GET orders.json by updated_at with Link pagination
+ *                      (the poll, and the backfill of a window)
  *   shopify_webhook.c  HMAC-verified webhooks (orders topics, privacy topics)
  *   shopify_push.c     fulfillments (tracking) and inventory levels
  *
@@ -48,6 +49,9 @@ struct shopify {
 #define SHOPIFY_CURSOR "orders.updated_at"
 
 int shopify_poll(struct oh_channel *ch, struct oh_spool *sp, struct oh_err *err);
+int shopify_backfill(struct oh_channel *ch, struct oh_spool *sp, int64_t since_ms,
+                     void (*progress)(void *ud, size_t done, size_t total), void *ud,
+                     struct oh_err *err);
 int shopify_webhook(struct oh_channel *ch, const struct oh_http_req *rq, struct oh_spool *sp,
                     struct oh_http_resp *resp, struct oh_err *err);
 int shopify_deliver(struct oh_channel *ch, const struct oh_outbox_msg *m, struct oh_err *err);

@@ -26,6 +26,12 @@
  * poll starts at cursor - overlap; the seen-key
  * "order:<id>:<date_modified_gmt>" keeps unchanged orders from being
  * spooled twice.
+ *
+ * Backfill (`orderhub backfill`) runs the same keyset walk from
+ * modified_after = SINCE - 1 s (so SINCE itself is included) with the same
+ * per-order code, but never reads or sets the cursor and spools every order
+ * of the window whatever its seen-key (as shopify_poll.c B1-B2). The total
+ * for progress is the first answer's X-WP-Total.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -43,6 +49,7 @@ struct page_ctx {
     struct oh_err *err;
     const char *source;
     int64_t max_ms;
+    int force;   /* backfill: spool even orders whose seen-key is known */
     size_t count, spooled, skipped;
     int rc;
 };
@@ -84,7 +91,7 @@ static int on_order(const char *elem, size_t len, void *ud)
     }
     id = json_integer_value(jid);
     woo_order_key(key, sizeof(key), id, mod);
-    if ((rc = ch->ops->seen(ch, key, &seen, pc->err)) < 0)
+    if (!pc->force && (rc = ch->ops->seen(ch, key, &seen, pc->err)) < 0)
         goto done;
     if (!seen) {
         if (ch->max_doc_size > 0 && (int64_t)len > ch->max_doc_size) {
@@ -120,30 +127,32 @@ static void fmt_gmt(int64_t ms, char *buf, size_t n)
     buf[19] = '\0';
 }
 
-int woo_poll(struct oh_channel *ch, struct oh_spool *sp, struct oh_err *err)
-{
-    struct woo *w = ch->priv;
-    struct oh_http_response resp = {0};
-    char *cursor = NULL, rel[512], after[32] = "", curbuf[40], src[256];
-    int64_t cur_ms = 0, after_ms = 0;
-    int has_after = 0, rc = 0, requests = 0;
-    long page = 1;
-    size_t total = 0, skipped = 0;
+struct walk {
+    const char *what;    /* "poll" | "backfill" */
+    int has_after;       /* else: everything */
+    int64_t after_ms;    /* modified_after (exclusive, seconds are used) */
+    int64_t cur_ms;      /* poll: the stored cursor (0 = unset); backfill: SINCE */
+    int move_cursor;     /* poll: the cursor follows each spooled page */
+    int force;           /* backfill: ignore seen-keys */
+    void (*progress)(void *ud, size_t done, size_t total);
+    void *ud;
+};
 
-    oh_http_client_reset_budget(w->http);
-    if ((rc = ch->ops->cursor_get(ch, WOO_CURSOR, &cursor, err)) < 0)
-        goto done;
-    if (cursor) {
-        if (oh_http_parse_time(cursor, &cur_ms) < 0) {
-            rc = oh_err_set(err, OH_EINVAL, "woocommerce %s: stored cursor '%s' is not a timestamp",
-                            ch->name, cursor);
-            goto done;
-        }
-        after_ms = cur_ms - w->overlap_ms;
-        has_after = 1;
-    }
+/* The keyset walk over GET orders from w->after_ms, spooling each order. */
+static int walk_orders(struct oh_channel *ch, struct oh_spool *sp, struct walk *w,
+                       struct oh_err *err)
+{
+    struct woo *w_ = ch->priv;
+    struct oh_http_response resp = {0};
+    char rel[512], after[32] = "", curbuf[40], src[256];
+    int64_t cur_ms = w->cur_ms, after_ms = w->after_ms;
+    int has_after = w->has_after, rc = 0, requests = 0;
+    long page = 1;
+    size_t total = 0, skipped = 0, window = 0;
+
     for (;;) {
-        struct page_ctx pc = {.ch = ch, .sp = sp, .err = err, .source = src, .max_ms = cur_ms};
+        struct page_ctx pc = {.ch = ch, .sp = sp, .err = err, .source = src, .max_ms = cur_ms,
+                              .force = w->force};
         const char *tp;
         long total_pages;
 
@@ -151,12 +160,12 @@ int woo_poll(struct oh_channel *ch, struct oh_spool *sp, struct oh_err *err)
             fmt_gmt(after_ms, after, sizeof(after));
         snprintf(rel, sizeof(rel),
                  "orders?per_page=%ld&page=%ld&orderby=modified&order=asc&dates_are_gmt=true%s%s",
-                 w->per_page, page, has_after ? "&modified_after=" : "", has_after ? after : "");
-        snprintf(src, sizeof(src), "orders page %ld modified_after=%s", page,
+                 w_->per_page, page, has_after ? "&modified_after=" : "", has_after ? after : "");
+        snprintf(src, sizeof(src), "orders %s page %ld modified_after=%s", w->what, page,
                  has_after ? after : "(all)");
         requests++;
-        if ((rc = woo_call(w, "GET", rel, NULL, &resp, err)) < 0) {
-            oh_err_prefix(err, "woocommerce %s: poll", ch->name);
+        if ((rc = woo_call(w_, "GET", rel, NULL, &resp, err)) < 0) {
+            oh_err_prefix(err, "woocommerce %s: %s", ch->name, w->what);
             goto done;
         }
         if ((rc = oh_json_each_element(resp.body, resp.len, NULL, count_elem, &pc, err)) < 0) {
@@ -169,6 +178,8 @@ int woo_poll(struct oh_channel *ch, struct oh_spool *sp, struct oh_err *err)
             oh_err_prefix(err, "woocommerce %s: %s", ch->name, src);
             goto done;
         }
+        if (requests == 1 && (tp = oh_http_response_header(&resp, "X-WP-Total")) != NULL)
+            window = (size_t)strtoull(tp, NULL, 10);
         rc = oh_json_each_element(resp.body, resp.len, NULL, on_order, &pc, err);
         if (rc > 0)
             rc = pc.rc;
@@ -179,14 +190,18 @@ int woo_poll(struct oh_channel *ch, struct oh_spool *sp, struct oh_err *err)
         total += pc.spooled;
         skipped += pc.skipped;
         if (pc.max_ms > cur_ms) {
-            oh_fmt_time_ms(pc.max_ms, curbuf, sizeof(curbuf));
-            if ((rc = ch->ops->cursor_set(ch, WOO_CURSOR, curbuf, err)) < 0)
-                goto done;
+            if (w->move_cursor) {
+                oh_fmt_time_ms(pc.max_ms, curbuf, sizeof(curbuf));
+                if ((rc = ch->ops->cursor_set(ch, WOO_CURSOR, curbuf, err)) < 0)
+                    goto done;
+            }
             cur_ms = pc.max_ms;
         }
+        if (w->progress)
+            w->progress(w->ud, total + skipped, window);
         tp = oh_http_response_header(&resp, "X-WP-TotalPages");
         total_pages = tp ? strtol(tp, NULL, 10) : 0;
-        if ((long)pc.count < w->per_page || page >= total_pages)
+        if ((long)pc.count < w_->per_page || page >= total_pages)
             break;
         if (pc.max_ms - 1000 > after_ms || !has_after) {
             after_ms = pc.max_ms - 1000;
@@ -197,11 +212,50 @@ int woo_poll(struct oh_channel *ch, struct oh_spool *sp, struct oh_err *err)
         }
         oh_http_response_free(&resp);
     }
-    oh_info("woocommerce.poll", "channel=%s requests=%d spooled=%zu unchanged=%zu cursor=%s",
-            ch->name, requests, total, skipped,
+    oh_info(w->move_cursor ? "woocommerce.poll" : "woocommerce.backfill",
+            "channel=%s requests=%d spooled=%zu unchanged=%zu %s=%s", ch->name, requests, total,
+            skipped, w->move_cursor ? "cursor" : "newest",
             cur_ms ? oh_fmt_time_ms(cur_ms, curbuf, sizeof(curbuf)) : "-");
 done:
     oh_http_response_free(&resp);
+    return rc;
+}
+
+int woo_poll(struct oh_channel *ch, struct oh_spool *sp, struct oh_err *err)
+{
+    struct woo *w_ = ch->priv;
+    struct walk w = {.what = "poll", .move_cursor = 1};
+    char *cursor = NULL;
+    int rc;
+
+    oh_http_client_reset_budget(w_->http);
+    if ((rc = ch->ops->cursor_get(ch, WOO_CURSOR, &cursor, err)) < 0)
+        goto done;
+    if (cursor) {
+        if (oh_http_parse_time(cursor, &w.cur_ms) < 0) {
+            rc = oh_err_set(err, OH_EINVAL, "woocommerce %s: stored cursor '%s' is not a timestamp",
+                            ch->name, cursor);
+            goto done;
+        }
+        w.after_ms = w.cur_ms - w_->overlap_ms;
+        w.has_after = 1;
+    }
+    rc = walk_orders(ch, sp, &w, err);
+done:
     free(cursor);
     return rc;
+}
+
+int woo_backfill(struct oh_channel *ch, struct oh_spool *sp, int64_t since_ms,
+                 void (*progress)(void *ud, size_t done, size_t total), void *ud,
+                 struct oh_err *err)
+{
+    struct woo *w_ = ch->priv;
+    struct walk w = {.what = "backfill", .has_after = 1, .after_ms = since_ms - 1000,
+                     .cur_ms = since_ms, .force = 1, .progress = progress, .ud = ud};
+
+    oh_http_client_reset_budget(w_->http);
+    if (progress)
+        progress(ud, 0, 0);
+    return walk_orders(ch, sp, &w, err);
 }

@@ -160,4 +160,5 @@ const struct oh_connector oh_connector_woocommerce = {
     .webhook = woo_webhook,
     .deliver = woo_deliver,
     .close = woo_close,
+    .backfill = woo_backfill,
 };

@@ -1,7 +1,8 @@
 /*
  * woocommerce.h — the WooCommerce connector's private state, shared by:
  *   woocommerce.c   settings (open/close), the connector struct, calls
- *   woo_poll.c      GET /orders by date_modified_gmt (keyset over modified_after)
+ *   woo_poll.c      GET /orders by date_modified_gmt (keyset over modified_after;
+ *                   the poll, and the backfill of a window)
  *   woo_webhook.c   X-WC-Webhook-Signature webhooks and the creation ping
  *   woo_push.c      order completed + tracking note, stock via products/batch
  *
@@ -45,6 +46,9 @@ struct woo {
 #define WOO_CURSOR "orders.modified_gmt"
 
 int woo_poll(struct oh_channel *ch, struct oh_spool *sp, struct oh_err *err);
+int woo_backfill(struct oh_channel *ch, struct oh_spool *sp, int64_t since_ms,
+                 void (*progress)(void *ud, size_t done, size_t total), void *ud,
+                 struct oh_err *err);
 int woo_webhook(struct oh_channel *ch, const struct oh_http_req *rq, struct oh_spool *sp,
                 struct oh_http_resp *resp, struct oh_err *err);
 int woo_deliver(struct oh_channel *ch, const struct oh_outbox_msg *m, struct oh_err *err);

@@ -13,6 +13,7 @@ int oh_cli_map(int argc, char **argv);
 int oh_cli_edi(int argc, char **argv);
 int oh_cli_edi_status(int argc, char **argv); /* argv[0] = "status" */
 int oh_cli_erase(int argc, char **argv);
+int oh_cli_backfill(int argc, char **argv);
 
 /* Shared option handling: finds -c FILE / --config FILE (else $ORDERHUB_CONFIG,
  * else /etc/orderhub/orderhub.conf) and removes it from argv. */

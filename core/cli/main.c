@@ -25,6 +25,7 @@ static const struct {
 } commands[] = {
     { "run", oh_cli_run, "run -c FILE [--once]           run the daemon (--once: process what is there, then exit)" },
     { "check", oh_cli_check, "check -c FILE                  validate the config and every mapping it names" },
+    { "backfill", oh_cli_backfill, "backfill CHANNEL --since DATE -c FILE   re-sync orders changed since DATE (ISO-8601) into the store" },
     { "migrate", oh_cli_migrate, "migrate -c FILE                apply store migrations" },
     { "spool", oh_cli_spool, "spool list [incoming|active|deferred|dead] | show ID | retry ID   -c FILE" },
     { "outbox", oh_cli_outbox, "outbox list [--state pending|leased|done|dead] | retry ID   -c FILE" },
