@@ -43,6 +43,47 @@
 #include "util.h"
 #include "woocommerce.h"
 
+/* Backfill: orders spooled by this walk that a restarted query can return
+ * again (those modified after its modified_after), so that each order is
+ * spooled once per backfill although seen-keys are not consulted. */
+struct recent {
+    struct recent_order {
+        long long id;
+        int64_t ms;
+    } *v;
+    size_t n, cap;
+};
+
+static int recent_has(const struct recent *r, long long id, int64_t ms)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->v[i].id == id && r->v[i].ms == ms)
+            return 1;
+    return 0;
+}
+
+static void recent_add(struct recent *r, long long id, int64_t ms)
+{
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 64;
+        if (!(r->v = realloc(r->v, r->cap * sizeof(*r->v))))
+            abort();
+    }
+    r->v[r->n].id = id;
+    r->v[r->n].ms = ms;
+    r->n++;
+}
+
+/* Drops what a query with modified_after = after_ms cannot return. */
+static void recent_prune(struct recent *r, int64_t after_ms)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->v[i].ms > after_ms - 1000)
+            r->v[k++] = r->v[i];
+    r->n = k;
+}
+
 struct page_ctx {
     struct oh_channel *ch;
     struct oh_spool *sp;
@@ -50,7 +91,8 @@ struct page_ctx {
     const char *source;
     int64_t max_ms;
     int force;   /* backfill: spool even orders whose seen-key is known */
-    size_t count, spooled, skipped;
+    struct recent *recent; /* backfill: spooled by this walk (force only) */
+    size_t count, spooled, skipped, again;
     int rc;
 };
 
@@ -93,7 +135,9 @@ static int on_order(const char *elem, size_t len, void *ud)
     woo_order_key(key, sizeof(key), id, mod);
     if (!pc->force && (rc = ch->ops->seen(ch, key, &seen, pc->err)) < 0)
         goto done;
-    if (!seen) {
+    if (pc->recent && recent_has(pc->recent, id, ms)) {
+        pc->again++;  /* read again at a keyset restart: spooled already */
+    } else if (!seen) {
         if (ch->max_doc_size > 0 && (int64_t)len > ch->max_doc_size) {
             rc = oh_err_set(pc->err, OH_ETOOBIG, "woocommerce %s: order %lld is %zu bytes, over the limit",
                             ch->name, id, len);
@@ -108,6 +152,8 @@ static int on_order(const char *elem, size_t len, void *ud)
             goto done;
         if ((rc = ch->ops->remember(ch, key, pc->err)) < 0)
             goto done;
+        if (pc->recent)
+            recent_add(pc->recent, id, ms);
         pc->spooled++;
     } else {
         pc->skipped++;
@@ -149,15 +195,18 @@ static int walk_orders(struct oh_channel *ch, struct oh_spool *sp, struct walk *
     int has_after = w->has_after, rc = 0, requests = 0;
     long page = 1;
     size_t total = 0, skipped = 0, window = 0;
+    struct recent recent = {0};
 
     for (;;) {
         struct page_ctx pc = {.ch = ch, .sp = sp, .err = err, .source = src, .max_ms = cur_ms,
-                              .force = w->force};
+                              .force = w->force, .recent = w->force ? &recent : NULL};
         const char *tp;
         long total_pages;
 
-        if (has_after)
+        if (has_after) {
             fmt_gmt(after_ms, after, sizeof(after));
+            recent_prune(&recent, after_ms);
+        }
         snprintf(rel, sizeof(rel),
                  "orders?per_page=%ld&page=%ld&orderby=modified&order=asc&dates_are_gmt=true%s%s",
                  w_->per_page, page, has_after ? "&modified_after=" : "", has_after ? after : "");
@@ -218,6 +267,7 @@ static int walk_orders(struct oh_channel *ch, struct oh_spool *sp, struct walk *
             cur_ms ? oh_fmt_time_ms(cur_ms, curbuf, sizeof(curbuf)) : "-");
 done:
     oh_http_response_free(&resp);
+    free(recent.v);
     return rc;
 }
 
