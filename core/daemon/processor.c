@@ -187,6 +187,71 @@ static int emit(struct oh_hub *h, struct oh_store *st, const char *event, const 
     return e.rc;
 }
 
+struct tally {
+    size_t stored, unchanged, stale, events;
+};
+
+/* Events and counts for one upsert result of document it. */
+static int on_result(struct oh_hub *h, struct oh_store *st, struct item *it, const json_t *rec,
+                     const struct oh_upsert_result *r, struct tally *t, struct oh_err *err)
+{
+    const struct oh_spool_meta *m = &it->e->meta;
+    const char *ext = json_string_value(json_object_get(rec, "external_id"));
+    char ev[64], q[256];
+    int rc;
+
+    switch (r->what) {
+    case OH_UPSERT_INSERTED:
+        t->stored++;
+        if ((rc = emit(h, st, "order.created", m->channel, r->order_id, rec, &t->events, err)) < 0)
+            return rc;
+        if (strcmp(r->new_status, "pending") != 0) {
+            snprintf(ev, sizeof(ev), "order.%s", r->new_status);
+            if ((rc = emit(h, st, ev, m->channel, r->order_id, rec, &t->events, err)) < 0)
+                return rc;
+        }
+        break;
+    case OH_UPSERT_UPDATED:
+        t->stored++;
+        if ((rc = emit(h, st, "order.updated", m->channel, r->order_id, rec, &t->events, err)) < 0)
+            return rc;
+        if (strcmp(r->old_status, r->new_status) != 0) {
+            snprintf(ev, sizeof(ev), "order.%s", r->new_status);
+            if ((rc = emit(h, st, ev, m->channel, r->order_id, rec, &t->events, err)) < 0)
+                return rc;
+        }
+        break;
+    case OH_UPSERT_UNCHANGED: t->unchanged++; break;
+    case OH_UPSERT_STALE:
+        t->stale++;
+        oh_info("order.stale", "channel=%s external_id=%s spool_id=%s", m->channel,
+                oh_logq(q, sizeof(q), ext), it->id);
+        break;
+    }
+    return 0;
+}
+
+/* After the orders of document it: what became of it, and the counts. */
+static int finish_doc(struct oh_store *st, struct item *it, int64_t doc_id, const struct tally *t,
+                      struct oh_proc_stats *stats, struct oh_err *err)
+{
+    const struct oh_spool_meta *m = &it->e->meta;
+    struct oh_store_doc d = { m->channel, it->id, it->sha, m->source, m->format, m->received_at };
+    int rc;
+
+    if (t->stored == 0 && (t->unchanged || t->stale)) {
+        /* record what became of the document: nothing new in it */
+        if ((rc = oh_store_document_put(st, &d, t->stale && !t->unchanged ? "stale" : "unchanged",
+                                        NULL, &doc_id, err)) < 0)
+            return rc;
+    }
+    stats->stored += t->stored;
+    stats->unchanged += t->unchanged;
+    stats->stale += t->stale;
+    stats->events += t->events;
+    return 0;
+}
+
 /* Stores one prepared document inside the open transaction. */
 static int store_item(struct oh_hub *h, struct oh_store *st, struct item *it,
                       struct oh_proc_stats *stats, struct oh_err *err)
@@ -194,10 +259,10 @@ static int store_item(struct oh_hub *h, struct oh_store *st, struct item *it,
     const struct oh_spool_meta *m = &it->e->meta;
     struct oh_store_doc d = { m->channel, it->id, it->sha, m->source, m->format, m->received_at };
     int64_t doc_id = 0;
-    size_t i, stored = 0, unchanged = 0, stale = 0, events = 0;
+    size_t i;
+    struct tally t = { 0 };
     json_t *rec;
     int rc;
-    char q[256];
 
     if (it->privacy)
         return oh_privacy_store(h, st, it->e, it->id, it->sha, err);
@@ -213,7 +278,7 @@ static int store_item(struct oh_hub *h, struct oh_store *st, struct item *it,
         return rc;
     json_array_foreach(it->records, i, rec) {
         struct oh_upsert_result r;
-        char hash[65], ev[64];
+        char hash[65];
         const char *ext = json_string_value(json_object_get(rec, "external_id"));
 
         oh_canonical_hash(rec, hash);
@@ -221,47 +286,102 @@ static int store_item(struct oh_hub *h, struct oh_store *st, struct item *it,
             oh_err_prefix(err, "order %s", ext);
             return rc;
         }
-        switch (r.what) {
-        case OH_UPSERT_INSERTED:
-            stored++;
-            if ((rc = emit(h, st, "order.created", m->channel, r.order_id, rec, &events, err)) < 0)
-                return rc;
-            if (strcmp(r.new_status, "pending") != 0) {
-                snprintf(ev, sizeof(ev), "order.%s", r.new_status);
-                if ((rc = emit(h, st, ev, m->channel, r.order_id, rec, &events, err)) < 0)
-                    return rc;
-            }
-            break;
-        case OH_UPSERT_UPDATED:
-            stored++;
-            if ((rc = emit(h, st, "order.updated", m->channel, r.order_id, rec, &events, err)) < 0)
-                return rc;
-            if (strcmp(r.old_status, r.new_status) != 0) {
-                snprintf(ev, sizeof(ev), "order.%s", r.new_status);
-                if ((rc = emit(h, st, ev, m->channel, r.order_id, rec, &events, err)) < 0)
-                    return rc;
-            }
-            break;
-        case OH_UPSERT_UNCHANGED: unchanged++; break;
-        case OH_UPSERT_STALE:
-            stale++;
-            oh_info("order.stale", "channel=%s external_id=%s spool_id=%s", m->channel,
-                    oh_logq(q, sizeof(q), ext), it->id);
-            break;
-        }
-    }
-    if (stored == 0 && (unchanged || stale)) {
-        /* record what became of the document: nothing new in it */
-        if ((rc = oh_store_document_put(st, &d, stale && !unchanged ? "stale" : "unchanged", NULL,
-                                        &doc_id, err)) < 0)
+        if ((rc = on_result(h, st, it, rec, &r, &t, err)) < 0)
             return rc;
     }
-    stats->stored += stored;
-    stats->unchanged += unchanged;
-    stats->stale += stale;
-    stats->events += events;
-    return 0;
+    return finish_doc(st, it, doc_id, &t, stats, err);
 }
+
+/* Fast path for the plain documents items[from, to) (no EDI, no privacy, not
+ * failed): one documents upsert for all, then their orders a run at a time
+ * through oh_store_upsert_orders (a run: one channel, no external id twice),
+ * then events and counts in document order, as store_item gives them. */
+#define RUN_MAX 512
+static int store_plain(struct oh_hub *h, struct oh_store *st, struct item *items, size_t from,
+                       size_t to, struct oh_proc_stats *stats, struct oh_err *err)
+{
+    size_t nd = to - from, nr = 0, r = 0, start;
+    struct oh_store_doc *docs = calloc(nd, sizeof(*docs));
+    int64_t *ids = calloc(nd, sizeof(*ids));
+    json_t **recs = NULL;
+    char (*hash)[65] = NULL;
+    const char **hp = NULL;
+    int64_t *dids = NULL;
+    size_t *owner = NULL;
+    struct oh_upsert_result *res = NULL;
+    int rc = 0;
+
+    if (!docs || !ids)
+        abort();
+    for (size_t d = 0; d < nd; d++) {
+        struct item *it = &items[from + d];
+        const struct oh_spool_meta *m = &it->e->meta;
+        struct oh_store_doc x = { m->channel, it->id, it->sha, m->source, m->format, m->received_at };
+        docs[d] = x;
+        nr += json_array_size(it->records);
+    }
+    if ((rc = oh_store_documents_put(st, docs, nd, "stored", ids, err)) < 0)
+        goto done;
+    recs = calloc(nr + 1, sizeof(*recs));
+    hash = calloc(nr + 1, sizeof(*hash));
+    hp = calloc(nr + 1, sizeof(*hp));
+    dids = calloc(nr + 1, sizeof(*dids));
+    owner = calloc(nr + 1, sizeof(*owner));
+    res = calloc(nr + 1, sizeof(*res));
+    if (!recs || !hash || !hp || !dids || !owner || !res)
+        abort();
+    for (size_t d = 0; d < nd; d++) {
+        size_t i;
+        json_t *rec;
+        json_array_foreach(items[from + d].records, i, rec) {
+            recs[r] = rec;
+            oh_canonical_hash(rec, hash[r]);
+            hp[r] = hash[r];
+            dids[r] = ids[d];
+            owner[r] = d;
+            r++;
+        }
+    }
+    for (start = 0; start < nr;) {
+        const char *ch = items[from + owner[start]].e->meta.channel;
+        size_t end = start + 1;
+        while (end < nr && end - start < RUN_MAX &&
+               strcmp(items[from + owner[end]].e->meta.channel, ch) == 0) {
+            const char *ext = json_string_value(json_object_get(recs[end], "external_id"));
+            size_t j;
+            for (j = start; j < end; j++)
+                if (oh_store_same_key(ext, json_string_value(json_object_get(recs[j], "external_id"))))
+                    break;
+            if (j < end)
+                break; /* a repeat: it sees this run's rows in the next one */
+            end++;
+        }
+        if ((rc = oh_store_upsert_orders(st, ch, recs + start, hp + start, dids + start,
+                                         end - start, res + start, err)) < 0)
+            goto done;
+        start = end;
+    }
+    for (size_t d = 0, q = 0; d < nd; d++) {
+        struct item *it = &items[from + d];
+        struct tally t = { 0 };
+        for (; q < nr && owner[q] == d; q++)
+            if ((rc = on_result(h, st, it, recs[q], &res[q], &t, err)) < 0)
+                goto done;
+        if ((rc = finish_doc(st, it, ids[d], &t, stats, err)) < 0)
+            goto done;
+    }
+done:
+    free(docs);
+    free(ids);
+    free(recs);
+    free(hash);
+    free(hp);
+    free(dids);
+    free(owner);
+    free(res);
+    return rc;
+}
+
 
 static int put_dead_row(struct oh_store *st, struct item *it, struct oh_err *err)
 {
@@ -287,13 +407,28 @@ static int store_batch(struct oh_hub *h, struct oh_store *st, struct item *items
                        int careful, struct oh_proc_stats *stats, struct oh_err *err)
 {
     int rc;
+    size_t plain = 0; /* fast path: start of the pending run of plain documents */
 
     if ((rc = oh_store_begin(st, err)) < 0)
         return rc;
-    for (size_t i = 0; i < n; i++) {
-        struct item *it = &items[i];
+    for (size_t i = 0; i <= n; i++) {
+        struct item *it = &items[i < n ? i : 0];
         struct oh_err e;
         oh_err_clear(&e);
+        if (!careful && i < n && !it->failed && !it->privacy && !it->edi)
+            continue; /* plain: stored together with its neighbours */
+        if (!careful && plain < i) {
+            rc = store_plain(h, st, items, plain, i, stats, &e);
+            if (rc < 0 && e.retryable) {
+                *err = e;
+                return rc;
+            }
+            if (rc < 0)
+                return 1;
+        }
+        plain = i + 1;
+        if (i == n)
+            break;
         if (it->failed) {
             if ((rc = put_dead_row(st, it, err)) < 0)
                 return rc;

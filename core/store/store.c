@@ -170,6 +170,11 @@ static void close_conn(struct oh_store *st)
             mysql_stmt_close(st->addr_ins[i]);
         st->addr_ins[i] = NULL;
     }
+    for (int i = 0; i < OH_BQ__N; i++) {
+        if (st->bq[i])
+            mysql_stmt_close(st->bq[i]);
+        st->bq[i] = NULL;
+    }
     if (st->db)
         mysql_close(st->db);
     st->db = NULL;

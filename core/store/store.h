@@ -219,4 +219,26 @@ int oh_store_document_forget(struct oh_store *st, const char *channel, const cha
 int oh_store_seen_prune(struct oh_store *st, int64_t older_than_ms, size_t *deleted,
                         struct oh_err *err);
 
+/* ---- batches (store_batch.c): the ingest fast path ---- */
+
+/* The same rows as n calls of oh_store_document_put(&docs[i], status, NULL
+ * error), in one bulk upsert; ids[i] = the row of docs[i]. */
+int oh_store_documents_put(struct oh_store *st, const struct oh_store_doc *docs, size_t n,
+                           const char *status, int64_t *ids, struct oh_err *err);
+/* n orders of one channel: the same rows, and res[i] the same, as n calls of
+ * oh_store_upsert_order(orders[i], hashes[i], doc_ids[i]) in order (doc_ids
+ * may be NULL: none). No two orders may share an external id (compare with
+ * oh_store_same_key; split the batch at a repeat): OH_EINVAL. New orders
+ * are locked, inserted and read back a statement per table per batch;
+ * stored ones go through oh_store_upsert_order. Any failure fails the whole
+ * call, inside the caller's transaction (roll it back); a duplicate key on
+ * insert (a row another writer added) is permanent here: redo the orders one
+ * at a time, where oh_store_upsert_order turns that race into a retry. */
+int oh_store_upsert_orders(struct oh_store *st, const char *channel, json_t *const *orders,
+                           const char *const *hashes, const int64_t *doc_ids, size_t n,
+                           struct oh_upsert_result *res, struct oh_err *err);
+/* 1 when two external ids are the same key for the store (byte for byte,
+ * trailing spaces ignored, as the utf8mb4_bin columns compare). */
+int oh_store_same_key(const char *a, const char *b);
+
 #endif

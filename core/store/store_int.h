@@ -79,6 +79,19 @@ struct oh_rows {
     char **cell;
 };
 
+/* Batch statements (store_batch.c), prepared on first use like the others. */
+enum oh_bq {
+    OH_BQ_DOC_PUT,      /* documents upsert, bulk-bound */
+    OH_BQ_DOC_IDS,      /* ids of OH_BATCH_IN spool ids of one channel */
+    OH_BQ_ORDER_LOCK,   /* SELECT ... IN (OH_BATCH_IN) FOR UPDATE */
+    OH_BQ_ORDER_INSERT, /* bulk-bound */
+    OH_BQ_ADDR_INSERT,  /* bulk-bound */
+    OH_BQ_LINES_INSERT, /* bulk-bound */
+    OH_BQ__N
+};
+/* Placeholders of the IN (...) lists; shorter lists repeat their last key. */
+#define OH_BATCH_IN 64
+
 struct oh_store {
     MYSQL *db;
     char *host, *socket, *user, *password, *database;
@@ -89,8 +102,41 @@ struct oh_store {
     MYSQL_STMT *sq[SQ__N];
     MYSQL_STMT *lines_ins[OH_LINES_PER_INSERT + 1]; /* by row count */
     MYSQL_STMT *addr_ins[3];
+    MYSQL_STMT *bq[OH_BQ__N];
     struct oh_params p;
 };
+
+/* Values of one canonical order as they are bound (store_order.c). */
+#define OH_OF_N 22     /* order fields after external_id, in SQ_ORDER_INSERT order */
+#define OH_OF_STATUS 1
+#define OH_LF_N 9      /* line fields after line_no */
+#define OH_AF_N 10     /* address fields after role */
+struct oh_fv {
+    const char *s; /* NULL: SQL NULL */
+    size_t len;
+};
+struct oh_order_vals {
+    struct oh_fv ext;
+    char ext_tmp[OH_TMP_LEN];
+    struct oh_fv f[OH_OF_N];
+    char tmp[OH_OF_N][OH_TMP_LEN];
+    char *tags; /* malloc'd JSON text */
+};
+struct oh_line_vals {
+    int64_t line_no;
+    struct oh_fv f[OH_LF_N];
+    char tmp[OH_LF_N][OH_TMP_LEN];
+};
+struct oh_addr_vals {
+    int present;
+    struct oh_fv f[OH_AF_N];
+    char tmp[OH_AF_N][OH_TMP_LEN];
+};
+/* Checks and converts order (OH_EINVAL with the field's path when it does
+ * not fit); *lv (caller frees) gets *nlines lines; av[0] bill_to, av[1]
+ * ship_to. ov->tags is the caller's to free. */
+int oh_st_collect(const json_t *order, struct oh_order_vals *ov, struct oh_line_vals **lv,
+                  size_t *nlines, struct oh_addr_vals av[2], struct oh_err *err);
 
 /* Connection */
 int oh_st_ready(struct oh_store *st, struct oh_err *err);

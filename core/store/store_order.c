@@ -78,34 +78,13 @@ static const char *const addr_keys[] = { "name",   "company",     "line1",   "li
 #define AF_N (sizeof(addr_keys) / sizeof(addr_keys[0]))
 static const char *const addr_roles[2] = { "bill_to", "ship_to" };
 
-struct fv {
-    const char *s; /* NULL: SQL NULL */
-    size_t len;
-};
-
-struct order_vals {
-    struct fv ext;
-    char ext_tmp[OH_TMP_LEN];
-    struct fv f[OF_N];
-    char tmp[OF_N][OH_TMP_LEN];
-    char *tags; /* malloc'd JSON text */
-};
-
-struct line_vals {
-    int64_t line_no;
-    struct fv f[LF_N];
-    char tmp[LF_N][OH_TMP_LEN];
-};
-
-struct addr_vals {
-    int present;
-    struct fv f[AF_N];
-    char tmp[AF_N][OH_TMP_LEN];
-};
+_Static_assert(OF_N == OH_OF_N && LF_N == OH_LF_N && AF_N == OH_AF_N,
+               "store_int.h field counts");
+_Static_assert(OF_STATUS == OH_OF_STATUS, "store_int.h status field");
 
 /* ---- canonical JSON -> values ----------------------------------------------------- */
 
-static int take(const json_t *v, enum kind k, struct fv *out, char tmp[OH_TMP_LEN],
+static int take(const json_t *v, enum kind k, struct oh_fv *out, char tmp[OH_TMP_LEN],
                 const char *path, struct oh_err *err)
 {
     out->s = NULL;
@@ -151,12 +130,12 @@ static int take(const json_t *v, enum kind k, struct fv *out, char tmp[OH_TMP_LE
     return 0;
 }
 
-static int collect(const json_t *order, struct order_vals *ov, struct line_vals **lvp,
-                   size_t *nlines, struct addr_vals av[2], struct oh_err *err)
+static int collect(const json_t *order, struct oh_order_vals *ov, struct oh_line_vals **lvp,
+                   size_t *nlines, struct oh_addr_vals av[2], struct oh_err *err)
 {
     int rc = 0;
     const json_t *lines, *tags;
-    struct line_vals *lv = NULL;
+    struct oh_line_vals *lv = NULL;
     size_t n = 0;
 
     *lvp = NULL;
@@ -283,14 +262,20 @@ done:
     return rc;
 }
 
+int oh_st_collect(const json_t *order, struct oh_order_vals *ov, struct oh_line_vals **lv,
+                  size_t *nlines, struct oh_addr_vals av[2], struct oh_err *err)
+{
+    return collect(order, ov, lv, nlines, av, err);
+}
+
 /* ---- writes ------------------------------------------------------------------------ */
 
-static void bind_fv(struct oh_store *st, const struct fv *v)
+static void bind_fv(struct oh_store *st, const struct oh_fv *v)
 {
     oh_p_strn(st, v->s, v->len);
 }
 
-static void bind_order_data(struct oh_store *st, const struct order_vals *ov,
+static void bind_order_data(struct oh_store *st, const struct oh_order_vals *ov,
                             const char *content_sha256, int64_t doc_id)
 {
     for (size_t i = 0; i < OF_N; i++)
@@ -318,7 +303,7 @@ static int multirow_sql(char *buf, size_t n, const char *head, int ncols, int k)
     return 0;
 }
 
-static int insert_lines(struct oh_store *st, int64_t order_id, const struct line_vals *lv,
+static int insert_lines(struct oh_store *st, int64_t order_id, const struct oh_line_vals *lv,
                         size_t n, struct oh_err *err)
 {
     static const char head[] =
@@ -338,7 +323,7 @@ static int insert_lines(struct oh_store *st, int64_t order_id, const struct line
         }
         oh_p_reset(st);
         for (int r = 0; r < k; r++) {
-            const struct line_vals *l = &lv[off + (size_t)r];
+            const struct oh_line_vals *l = &lv[off + (size_t)r];
 
             oh_p_i64(st, order_id);
             oh_p_i64(st, (int64_t)(off + (size_t)r));
@@ -353,7 +338,7 @@ done:
     return rc;
 }
 
-static int insert_addresses(struct oh_store *st, int64_t order_id, const struct addr_vals av[2],
+static int insert_addresses(struct oh_store *st, int64_t order_id, const struct oh_addr_vals av[2],
                             struct oh_err *err)
 {
     static const char head[] =
@@ -410,10 +395,10 @@ int oh_store_upsert_order(struct oh_store *st, const char *channel, const json_t
                           struct oh_upsert_result *res, struct oh_err *err)
 {
     int rc = 0;
-    struct order_vals *ov = NULL;
-    struct line_vals *lv = NULL;
+    struct oh_order_vals *ov = NULL;
+    struct oh_line_vals *lv = NULL;
     size_t nlines = 0;
-    struct addr_vals av[2];
+    struct oh_addr_vals av[2];
     struct oh_rows cur = { 0 };
     MYSQL_STMT *s = NULL;
     struct oh_err scratch;

@@ -1,0 +1,597 @@
+/*
+ * store_batch.c — many documents and orders per statement (the ingest fast
+ * path).
+ *
+ * Promises:
+ *   B1  oh_store_documents_put(docs, n, status) leaves the same rows as n
+ *       calls of oh_store_document_put(docs[i], status, NULL), with one bulk
+ *       upsert and one id SELECT per OH_BATCH_IN documents of a channel.
+ *   B2  oh_store_upsert_orders(orders, n) leaves the same rows and gives the
+ *       same results as n calls of oh_store_upsert_order in order, given
+ *       that no two of the n share an external id (the caller splits its
+ *       batch at a repeat; a repeat is refused with OH_EINVAL). Orders not
+ *       yet stored are found with one SELECT ... FOR UPDATE per OH_BATCH_IN
+ *       keys and written with one bulk INSERT each into orders, addresses
+ *       and order_lines; their ids are read back by key (auto-increment ids
+ *       are not assumed to be consecutive). Orders already stored go through
+ *       oh_store_upsert_order one by one (UNCHANGED / STALE / UPDATED).
+ *   B3  Any failure fails the whole call and leaves its writes to the
+ *       caller's transaction, which the caller rolls back. A duplicate key
+ *       on insert (another writer's row appeared after the lock) is a
+ *       permanent error here, not a retry: the caller redoes the batch one
+ *       order at a time, where oh_store_upsert_order resolves the race.
+ *   T1  The statement texts are built from constant fragments only; every
+ *       value is a bound parameter (bulk: MariaDB array binding).
+ *
+ * Keys compare as the utf8mb4_bin columns do: byte for byte, trailing
+ * spaces ignored (PAD SPACE).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store_int.h"
+
+/* ---- bulk binding: m rows of ncols, stored column by column -------------------------- */
+
+struct bulk {
+    int ncols;
+    size_t m;   /* rows */
+    size_t row; /* current row */
+    int col;    /* next column of the current row */
+    const char **sv;
+    unsigned long *len;
+    long long *iv;
+    char *ind;
+    unsigned char *isint; /* per column */
+    char (*tmp)[OH_TMP_LEN]; /* per row: one converted value */
+    MYSQL_BIND *b;
+};
+
+static void bulk_free(struct bulk *k)
+{
+    free(k->sv);
+    free(k->len);
+    free(k->iv);
+    free(k->ind);
+    free(k->isint);
+    free(k->tmp);
+    free(k->b);
+    memset(k, 0, sizeof(*k));
+}
+
+static int bulk_init(struct bulk *k, int ncols, size_t m, struct oh_err *err)
+{
+    size_t cells = (size_t)ncols * (m ? m : 1);
+
+    memset(k, 0, sizeof(*k));
+    k->ncols = ncols;
+    k->m = m;
+    k->sv = calloc(cells, sizeof(*k->sv));
+    k->len = calloc(cells, sizeof(*k->len));
+    k->iv = calloc(cells, sizeof(*k->iv));
+    k->ind = calloc(cells, sizeof(*k->ind)); /* 0 = STMT_INDICATOR_NONE */
+    k->isint = calloc((size_t)ncols, 1);
+    k->tmp = calloc(m ? m : 1, sizeof(*k->tmp));
+    k->b = calloc((size_t)ncols, sizeof(*k->b));
+    if (!k->sv || !k->len || !k->iv || !k->ind || !k->isint || !k->tmp || !k->b) {
+        bulk_free(k);
+        return oh_err_set(err, OH_ERROR, "store: out of memory");
+    }
+    return 0;
+}
+
+static size_t bulk_cell(struct bulk *k)
+{
+    if (k->row >= k->m || k->col >= k->ncols)
+        abort(); /* more values than the statement has: a bug */
+    return (size_t)k->col * k->m + k->row;
+}
+
+static void bulk_strn(struct bulk *k, const char *s, size_t len)
+{
+    size_t c = bulk_cell(k);
+
+    if (!s) {
+        k->ind[c] = STMT_INDICATOR_NULL;
+    } else {
+        k->sv[c] = s;
+        k->len[c] = (unsigned long)len;
+    }
+    k->col++;
+}
+
+static void bulk_str(struct bulk *k, const char *s)
+{
+    bulk_strn(k, s, s ? strlen(s) : 0);
+}
+
+static void bulk_i64(struct bulk *k, int64_t v)
+{
+    size_t c = bulk_cell(k);
+
+    k->isint[k->col] = 1;
+    k->iv[c] = v;
+    k->col++;
+}
+
+static void bulk_null(struct bulk *k)
+{
+    k->ind[bulk_cell(k)] = STMT_INDICATOR_NULL;
+    k->col++;
+}
+
+static void bulk_row_end(struct bulk *k)
+{
+    if (k->col != k->ncols)
+        abort(); /* fewer values than the statement has: a bug */
+    k->row++;
+    k->col = 0;
+}
+
+static int bulk_exec(struct oh_store *st, MYSQL_STMT *s, struct bulk *k, const char *what,
+                     struct oh_err *err)
+{
+    unsigned int asize = (unsigned int)k->m;
+
+    if (k->m == 0)
+        return 0;
+    if (k->row != k->m || mysql_stmt_param_count(s) != (unsigned long)k->ncols)
+        return oh_err_set(err, OH_ERROR, "store: %s: %zu of %zu rows, %lu parameters for %d",
+                          what, k->row, k->m, mysql_stmt_param_count(s), k->ncols);
+    for (int c = 0; c < k->ncols; c++) {
+        MYSQL_BIND *x = &k->b[c];
+        size_t base = (size_t)c * k->m;
+
+        memset(x, 0, sizeof(*x));
+        x->u.indicator = &k->ind[base];
+        if (k->isint[c]) {
+            x->buffer_type = MYSQL_TYPE_LONGLONG;
+            x->buffer = &k->iv[base];
+        } else {
+            x->buffer_type = MYSQL_TYPE_STRING;
+            x->buffer = (void *)&k->sv[base];
+            x->length = &k->len[base];
+        }
+    }
+    if (mysql_stmt_attr_set(s, STMT_ATTR_ARRAY_SIZE, &asize) != 0 ||
+        mysql_stmt_bind_param(s, k->b) != 0 || mysql_stmt_execute(s) != 0)
+        return oh_st_fail(st, mysql_stmt_errno(s), mysql_stmt_error(s), what, err);
+    return 0;
+}
+
+/* ---- statements ---------------------------------------------------------------------- */
+
+#define DOC_HEAD "INSERT INTO documents (channel, spool_id, sha256, source, format, status, error, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE sha256 = VALUES(sha256), source = VALUES(source), format = VALUES(format), status = VALUES(status), error = VALUES(error), received_at = VALUES(received_at), processed_at = NOW(3)"
+#define DOC_COLS 8
+
+#define ORDER_INS                                                                               \
+    "INSERT INTO orders (channel, external_id, number, status, placed_at, updated_at, "         \
+    "currency, subtotal, shipping_total, tax_total, discount_total, total, po_number, notes, "  \
+    "tags, customer_external_id, customer_email, customer_name, customer_phone, ship_method, "  \
+    "ship_by, deliver_by, partner_sender_id, partner_receiver_id, content_sha256, doc_id) "     \
+    "VALUES (?, ?, ?, COALESCE(?, 'pending'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "   \
+    "?, ?, ?, ?, ?, ?, ?)"
+#define ORDER_INS_COLS (2 + OH_OF_N + 2)
+
+#define ADDR_INS                                                                                \
+    "INSERT INTO addresses (order_id, role, name, company, line1, line2, city, region, "        \
+    "postal_code, country, phone, email) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#define LINES_INS                                                                               \
+    "INSERT INTO order_lines (order_id, seq, line_no, external_id, sku, gtin, title, qty, "     \
+    "uom, unit_price, tax, discount) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+_Static_assert(OH_BATCH_IN + 1 <= OH_MAX_PARAMS, "IN list fits the parameter table");
+
+/* head "(?, ?, ..., ?)" tail with OH_BATCH_IN placeholders. */
+static void in_sql(char *buf, size_t n, const char *head, const char *tail)
+{
+    size_t off = (size_t)snprintf(buf, n, "%s(", head);
+
+    for (int i = 0; i < OH_BATCH_IN; i++)
+        off += (size_t)snprintf(buf + off, n - off, "%s?", i ? ", " : "");
+    off += (size_t)snprintf(buf + off, n - off, ")%s", tail);
+    if (off >= n)
+        abort(); /* the buffers below are sized for OH_BATCH_IN */
+}
+
+static int bq(struct oh_store *st, enum oh_bq id, MYSQL_STMT **out, struct oh_err *err)
+{
+    char sql[512 + OH_BATCH_IN * 3];
+    const char *text = NULL;
+    int rc;
+
+    *out = NULL;
+    if (!st->bq[id]) {
+        switch (id) {
+        case OH_BQ_DOC_PUT: text = DOC_HEAD; break;
+        case OH_BQ_DOC_IDS:
+            in_sql(sql, sizeof(sql),
+                   "SELECT id, spool_id FROM documents WHERE channel = ? AND spool_id IN ", "");
+            text = sql;
+            break;
+        case OH_BQ_ORDER_LOCK:
+            in_sql(sql, sizeof(sql),
+                   "SELECT id, CAST(updated_at AS CHAR), content_sha256, status, external_id "
+                   "FROM orders WHERE channel = ? AND external_id IN ",
+                   " FOR UPDATE");
+            text = sql;
+            break;
+        case OH_BQ_ORDER_INSERT: text = ORDER_INS; break;
+        case OH_BQ_ADDR_INSERT: text = ADDR_INS; break;
+        case OH_BQ_LINES_INSERT: text = LINES_INS; break;
+        default: abort();
+        }
+        if ((rc = oh_st_prepare(st, &st->bq[id], text, "prepare batch statement", err)) < 0)
+            return rc;
+    }
+    *out = st->bq[id];
+    return 0;
+}
+
+/* ---- keys ------------------------------------------------------------------------------ */
+
+static size_t key_len(const char *s, size_t len)
+{
+    while (len > 0 && s[len - 1] == ' ')
+        len--;
+    return len;
+}
+
+static int same_key(const char *a, size_t alen, const char *b, size_t blen)
+{
+    alen = key_len(a, alen);
+    blen = key_len(b, blen);
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+int oh_store_same_key(const char *a, const char *b)
+{
+    return a && b && same_key(a, strlen(a), b, strlen(b));
+}
+
+/* ---- documents ------------------------------------------------------------------------- */
+
+int oh_store_documents_put(struct oh_store *st, const struct oh_store_doc *docs, size_t n,
+                           const char *status, int64_t *ids, struct oh_err *err)
+{
+    int rc = 0;
+    struct bulk k = { 0 };
+    MYSQL_STMT *s = NULL, *sel = NULL;
+    struct oh_rows r = { 0 };
+    size_t *pick = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = 0;
+        if (!docs[i].channel || !docs[i].spool_id || !status)
+            return oh_err_set(err, OH_EINVAL,
+                              "document: channel, spool id and status are required");
+    }
+    if (n == 0)
+        return 0;
+    if ((rc = oh_st_ready(st, err)) < 0)
+        goto done;
+    if ((rc = bq(st, OH_BQ_DOC_PUT, &s, err)) < 0 || (rc = bq(st, OH_BQ_DOC_IDS, &sel, err)) < 0)
+        goto done;
+    if ((rc = bulk_init(&k, DOC_COLS, n, err)) < 0)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        const struct oh_store_doc *d = &docs[i];
+
+        bulk_str(&k, d->channel);
+        bulk_str(&k, d->spool_id);
+        bulk_str(&k, d->sha256);
+        bulk_str(&k, d->source);
+        bulk_str(&k, d->format);
+        bulk_str(&k, status);
+        bulk_null(&k);
+        if (d->received_at > 0) {
+            time_t sec = (time_t)(d->received_at / 1000);
+            struct tm tm;
+
+            gmtime_r(&sec, &tm);
+            snprintf(k.tmp[i], OH_TMP_LEN, "%04d-%02d-%02d %02d:%02d:%02d.%03d",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, (int)(d->received_at % 1000));
+            bulk_str(&k, k.tmp[i]);
+        } else {
+            bulk_null(&k);
+        }
+        bulk_row_end(&k);
+    }
+    if ((rc = bulk_exec(st, s, &k, "record documents", err)) < 0)
+        goto done;
+
+    /* ids: OH_BATCH_IN documents of one channel per SELECT */
+    pick = calloc(OH_BATCH_IN, sizeof(*pick));
+    if (!pick) {
+        rc = oh_err_set(err, OH_ERROR, "store: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t np = 0;
+        const char *ch = docs[i].channel;
+
+        if (ids[i] > 0)
+            continue;
+        for (size_t j = i; j < n && np < OH_BATCH_IN; j++) {
+            if (ids[j] == 0 && strcmp(docs[j].channel, ch) == 0) {
+                ids[j] = -1; /* asked for */
+                pick[np++] = j;
+            }
+        }
+        oh_p_reset(st);
+        oh_p_str(st, ch);
+        for (size_t q = 0; q < OH_BATCH_IN; q++)
+            oh_p_str(st, docs[pick[q < np ? q : np - 1]].spool_id);
+        if ((rc = oh_st_exec(st, sel, "read document ids", &r, NULL, err)) < 0)
+            goto done;
+        for (size_t q = 0; q < np; q++) {
+            const char *sid = docs[pick[q]].spool_id;
+
+            for (size_t row = 0; row < r.nrows; row++) {
+                const char *got = oh_cell(&r, row, 1);
+                if (got && same_key(got, strlen(got), sid, strlen(sid))) {
+                    ids[pick[q]] = oh_st_atoi64(oh_cell(&r, row, 0));
+                    break;
+                }
+            }
+            if (ids[pick[q]] <= 0) {
+                rc = oh_err_set(err, OH_ERROR, "store: document %s of channel %s not found "
+                                "after its upsert", sid, ch);
+                goto done;
+            }
+        }
+        oh_rows_free(&r);
+    }
+done:
+    oh_rows_free(&r);
+    bulk_free(&k);
+    free(pick);
+    if (rc < 0)
+        for (size_t i = 0; i < n; i++)
+            ids[i] = 0;
+    return rc;
+}
+
+/* ---- orders ---------------------------------------------------------------------------- */
+
+struct one {
+    struct oh_order_vals *ov;
+    struct oh_line_vals *lv;
+    size_t nlines;
+    struct oh_addr_vals av[2];
+    int exists; /* found by the lock: goes through oh_store_upsert_order */
+    int64_t id;
+};
+
+static const char *const roles[2] = { "bill_to", "ship_to" };
+
+/* Runs the lock SELECT over the orders idx[0..ni) and matches the rows.
+ * mark_exists: set exists for each row found; otherwise every order must be
+ * found and gets its id. */
+static int lock_select(struct oh_store *st, const char *channel, struct one *o, const size_t *idx,
+                       size_t ni, int mark_exists, struct oh_err *err)
+{
+    int rc = 0;
+    MYSQL_STMT *s = NULL;
+    struct oh_rows r = { 0 };
+
+    if ((rc = bq(st, OH_BQ_ORDER_LOCK, &s, err)) < 0)
+        goto done;
+    for (size_t off = 0; off < ni; off += OH_BATCH_IN) {
+        size_t k = ni - off < OH_BATCH_IN ? ni - off : OH_BATCH_IN;
+
+        oh_p_reset(st);
+        oh_p_str(st, channel);
+        for (size_t q = 0; q < OH_BATCH_IN; q++) {
+            const struct oh_fv *e = &o[idx[off + (q < k ? q : k - 1)]].ov->ext;
+            oh_p_strn(st, e->s, e->len);
+        }
+        if ((rc = oh_st_exec(st, s, "lock orders", &r, NULL, err)) < 0)
+            goto done;
+        for (size_t row = 0; row < r.nrows; row++) {
+            const char *got = oh_cell(&r, row, 4);
+            size_t q;
+
+            for (q = 0; q < k; q++) {
+                const struct oh_fv *e = &o[idx[off + q]].ov->ext;
+                if (got && same_key(got, strlen(got), e->s, e->len))
+                    break;
+            }
+            if (q == k) {
+                rc = oh_err_set(err, OH_ERROR, "store: lock orders: row %s matches no order",
+                                got ? got : "?");
+                goto done;
+            }
+            if (mark_exists)
+                o[idx[off + q]].exists = 1;
+            o[idx[off + q]].id = oh_st_atoi64(oh_cell(&r, row, 0));
+        }
+        oh_rows_free(&r);
+        if (!mark_exists) {
+            for (size_t q = 0; q < k; q++) {
+                if (o[idx[off + q]].id <= 0) {
+                    rc = oh_err_set(err, OH_ERROR, "store: order %s not found after its insert",
+                                    o[idx[off + q]].ov->ext.s);
+                    goto done;
+                }
+            }
+        }
+    }
+done:
+    oh_rows_free(&r);
+    return rc;
+}
+
+static int insert_new(struct oh_store *st, const char *channel, struct one *o, const size_t *idx,
+                      size_t ni, const char *const *hashes, const int64_t *doc_ids,
+                      struct oh_err *err)
+{
+    int rc = 0;
+    struct bulk k = { 0 };
+    MYSQL_STMT *s = NULL;
+    size_t naddr = 0, nlines = 0;
+
+    /* orders */
+    if ((rc = bq(st, OH_BQ_ORDER_INSERT, &s, err)) < 0 ||
+        (rc = bulk_init(&k, ORDER_INS_COLS, ni, err)) < 0)
+        goto done;
+    for (size_t q = 0; q < ni; q++) {
+        const struct one *x = &o[idx[q]];
+
+        bulk_str(&k, channel);
+        bulk_strn(&k, x->ov->ext.s, x->ov->ext.len);
+        for (size_t f = 0; f < OH_OF_N; f++)
+            bulk_strn(&k, x->ov->f[f].s, x->ov->f[f].len);
+        bulk_str(&k, hashes[idx[q]]);
+        if (doc_ids && doc_ids[idx[q]] > 0)
+            bulk_i64(&k, doc_ids[idx[q]]);
+        else
+            bulk_null(&k);
+        bulk_row_end(&k);
+        naddr += (size_t)(x->av[0].present + x->av[1].present);
+        nlines += x->nlines;
+    }
+    if ((rc = bulk_exec(st, s, &k, "insert orders", err)) < 0) {
+        /* B3: a row that appeared since the lock; the per-order path sorts it out */
+        if (rc == OH_EEXIST)
+            err->retryable = 0;
+        goto done;
+    }
+    bulk_free(&k);
+
+    /* their ids, by key */
+    if ((rc = lock_select(st, channel, o, idx, ni, 0, err)) < 0)
+        goto done;
+
+    /* addresses */
+    if ((rc = bq(st, OH_BQ_ADDR_INSERT, &s, err)) < 0 ||
+        (rc = bulk_init(&k, 2 + OH_AF_N, naddr, err)) < 0)
+        goto done;
+    for (size_t q = 0; q < ni; q++) {
+        const struct one *x = &o[idx[q]];
+
+        for (int role = 0; role < 2; role++) {
+            if (!x->av[role].present)
+                continue;
+            bulk_i64(&k, x->id);
+            bulk_str(&k, roles[role]);
+            for (size_t f = 0; f < OH_AF_N; f++)
+                bulk_strn(&k, x->av[role].f[f].s, x->av[role].f[f].len);
+            bulk_row_end(&k);
+        }
+    }
+    if ((rc = bulk_exec(st, s, &k, "insert addresses", err)) < 0)
+        goto done;
+    bulk_free(&k);
+
+    /* lines */
+    if ((rc = bq(st, OH_BQ_LINES_INSERT, &s, err)) < 0 ||
+        (rc = bulk_init(&k, 3 + OH_LF_N, nlines, err)) < 0)
+        goto done;
+    for (size_t q = 0; q < ni; q++) {
+        const struct one *x = &o[idx[q]];
+
+        for (size_t j = 0; j < x->nlines; j++) {
+            bulk_i64(&k, x->id);
+            bulk_i64(&k, (int64_t)j);
+            bulk_i64(&k, x->lv[j].line_no);
+            for (size_t f = 0; f < OH_LF_N; f++)
+                bulk_strn(&k, x->lv[j].f[f].s, x->lv[j].f[f].len);
+            bulk_row_end(&k);
+        }
+    }
+    rc = bulk_exec(st, s, &k, "insert order lines", err);
+done:
+    bulk_free(&k);
+    return rc;
+}
+
+int oh_store_upsert_orders(struct oh_store *st, const char *channel, json_t *const *orders,
+                           const char *const *hashes, const int64_t *doc_ids, size_t n,
+                           struct oh_upsert_result *res, struct oh_err *err)
+{
+    int rc = 0;
+    struct one *o = NULL;
+    size_t *idx = NULL, ni = 0;
+    struct oh_err scratch;
+
+    if (!err)
+        err = &scratch;
+    if (n == 0)
+        return 0;
+    memset(res, 0, n * sizeof(*res));
+    if (!channel || !*channel) {
+        rc = oh_err_set(err, OH_EINVAL, "upsert orders: channel is required");
+        goto done;
+    }
+    o = calloc(n, sizeof(*o));
+    idx = calloc(n, sizeof(*idx));
+    if (!o || !idx) {
+        rc = oh_err_set(err, OH_ERROR, "store: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!hashes[i] || !*hashes[i]) {
+            rc = oh_err_set(err, OH_EINVAL, "upsert order: channel and content hash are required");
+            goto done;
+        }
+        if (!(o[i].ov = calloc(1, sizeof(*o[i].ov)))) {
+            rc = oh_err_set(err, OH_ERROR, "store: out of memory");
+            goto done;
+        }
+        if ((rc = oh_st_collect(orders[i], o[i].ov, &o[i].lv, &o[i].nlines, o[i].av, err)) < 0)
+            goto done;
+        for (size_t j = 0; j < i; j++) {
+            if (same_key(o[j].ov->ext.s, o[j].ov->ext.len, o[i].ov->ext.s, o[i].ov->ext.len)) {
+                rc = oh_err_set(err, OH_EINVAL, "upsert orders: order %s twice in one call",
+                                o[i].ov->ext.s);
+                goto done;
+            }
+        }
+        idx[i] = i;
+    }
+    if ((rc = oh_st_ready(st, err)) < 0)
+        goto done;
+    if ((rc = lock_select(st, channel, o, idx, n, 1, err)) < 0)
+        goto done;
+
+    for (size_t i = 0; i < n; i++)
+        if (!o[i].exists)
+            idx[ni++] = i;
+    if (ni > 0 && (rc = insert_new(st, channel, o, idx, ni, hashes, doc_ids, err)) < 0)
+        goto done;
+    for (size_t q = 0; q < ni; q++) {
+        struct one *x = &o[idx[q]];
+        struct oh_upsert_result *r = &res[idx[q]];
+        const char *status = x->ov->f[OH_OF_STATUS].s;
+
+        r->what = OH_UPSERT_INSERTED;
+        r->order_id = x->id;
+        snprintf(r->new_status, sizeof(r->new_status), "%s", status ? status : "pending");
+    }
+    /* already stored: the per-order path, in order */
+    for (size_t i = 0; i < n; i++) {
+        if (!o[i].exists || o[i].id <= 0)
+            continue;
+        if ((rc = oh_store_upsert_order(st, channel, orders[i], hashes[i],
+                                        doc_ids ? doc_ids[i] : 0, &res[i], err)) < 0)
+            goto done;
+    }
+done:
+    if (rc < 0 && err != &scratch)
+        oh_err_prefix(err, "channel %s", channel ? channel : "?");
+    if (o) {
+        for (size_t i = 0; i < n; i++) {
+            if (o[i].ov)
+                free(o[i].ov->tags);
+            free(o[i].ov);
+            free(o[i].lv);
+        }
+    }
+    free(o);
+    free(idx);
+    return rc;
+}
