@@ -21,7 +21,8 @@
  *       permanent error here, not a retry: the caller redoes the batch one
  *       order at a time, where oh_store_upsert_order resolves the race.
  *   T1  The statement texts are built from constant fragments only; every
- *       value is a bound parameter (bulk: MariaDB array binding).
+ *       value is a bound parameter (bulk: MariaDB array binding, at most
+ *       BULK_BYTES of values per execution).
  *
  * Keys compare as the utf8mb4_bin columns do: byte for byte, trailing
  * spaces ignored (PAD SPACE).
@@ -130,34 +131,56 @@ static void bulk_row_end(struct bulk *k)
     k->col = 0;
 }
 
+/* Bytes of values per execution: a batch of big orders goes in several
+ * executions, well below the server's max_allowed_packet (16 MB by default;
+ * a packet over it would cost the connection, and a retry would fail alike). */
+#define BULK_BYTES (1024 * 1024)
+
+static size_t bulk_row_bytes(const struct bulk *k, size_t r)
+{
+    size_t n = 0;
+
+    for (int c = 0; c < k->ncols; c++)
+        n += 8 + (k->isint[c] ? 0 : k->len[(size_t)c * k->m + r]);
+    return n;
+}
+
 static int bulk_exec(struct oh_store *st, MYSQL_STMT *s, struct bulk *k, const char *what,
                      struct oh_err *err)
 {
-    unsigned int asize = (unsigned int)k->m;
-
-    if (k->m == 0)
-        return 0;
     if (k->row != k->m || mysql_stmt_param_count(s) != (unsigned long)k->ncols)
         return oh_err_set(err, OH_ERROR, "store: %s: %zu of %zu rows, %lu parameters for %d",
                           what, k->row, k->m, mysql_stmt_param_count(s), k->ncols);
-    for (int c = 0; c < k->ncols; c++) {
-        MYSQL_BIND *x = &k->b[c];
-        size_t base = (size_t)c * k->m;
+    for (size_t r0 = 0, r1; r0 < k->m; r0 = r1) {
+        size_t bytes = bulk_row_bytes(k, r0);
+        unsigned int asize;
 
-        memset(x, 0, sizeof(*x));
-        x->u.indicator = &k->ind[base];
-        if (k->isint[c]) {
-            x->buffer_type = MYSQL_TYPE_LONGLONG;
-            x->buffer = &k->iv[base];
-        } else {
-            x->buffer_type = MYSQL_TYPE_STRING;
-            x->buffer = (void *)&k->sv[base];
-            x->length = &k->len[base];
+        for (r1 = r0 + 1; r1 < k->m; r1++) {
+            size_t b = bulk_row_bytes(k, r1);
+            if (bytes + b > BULK_BYTES)
+                break;
+            bytes += b;
         }
+        asize = (unsigned int)(r1 - r0);
+        for (int c = 0; c < k->ncols; c++) {
+            MYSQL_BIND *x = &k->b[c];
+            size_t base = (size_t)c * k->m + r0;
+
+            memset(x, 0, sizeof(*x));
+            x->u.indicator = &k->ind[base];
+            if (k->isint[c]) {
+                x->buffer_type = MYSQL_TYPE_LONGLONG;
+                x->buffer = &k->iv[base];
+            } else {
+                x->buffer_type = MYSQL_TYPE_STRING;
+                x->buffer = (void *)&k->sv[base];
+                x->length = &k->len[base];
+            }
+        }
+        if (mysql_stmt_attr_set(s, STMT_ATTR_ARRAY_SIZE, &asize) != 0 ||
+            mysql_stmt_bind_param(s, k->b) != 0 || mysql_stmt_execute(s) != 0)
+            return oh_st_fail(st, mysql_stmt_errno(s), mysql_stmt_error(s), what, err);
     }
-    if (mysql_stmt_attr_set(s, STMT_ATTR_ARRAY_SIZE, &asize) != 0 ||
-        mysql_stmt_bind_param(s, k->b) != 0 || mysql_stmt_execute(s) != 0)
-        return oh_st_fail(st, mysql_stmt_errno(s), mysql_stmt_error(s), what, err);
     return 0;
 }
 

@@ -509,6 +509,51 @@ static void test_documents_put_batch(void **state)
                              "NULL", (long long)ids[1]), 1);
 }
 
+/* B2/T1: a batch bigger than one bulk execution (40 orders with 60 KB of
+ * notes each) goes in several and lands like one order at a time. */
+static void test_batch_big_values_split(void **state)
+{
+    enum { NBIG = 40 };
+    json_t *orders[NBIG];
+    char hashes[NBIG][65], ext[NBIG][16];
+    const char *hp[NBIG];
+    struct oh_upsert_result res[NBIG], one;
+    struct oh_err err = { 0 };
+    char *notes = malloc(60001);
+
+    (void)state;
+    assert_non_null(notes);
+    for (int i = 0; i < NBIG; i++) {
+        memset(notes, 'a' + i % 26, 60000);
+        notes[60000] = '\0';
+        snprintf(ext[i], sizeof(ext[i]), "BIG%02d", i);
+        orders[i] = make_order(ext[i], "2026-11-23T11:00:00Z", "pending", 2, 3, "5.00");
+        json_object_set_new(orders[i], "notes", json_string(notes));
+        hash_of(orders[i], hashes[i]);
+        hp[i] = hashes[i];
+    }
+    free(notes);
+    assert_int_equal(oh_store_begin(g.st, &err), 0);
+    if (oh_store_upsert_orders(g.st, "big-a", orders, hp, NULL, NBIG, res, &err) != 0)
+        fail_msg("upsert_orders: %s", err.msg);
+    assert_int_equal(oh_store_commit(g.st, &err), 0);
+    for (int i = 0; i < NBIG; i++) {
+        json_t *a, *b;
+        assert_int_equal(res[i].what, OH_UPSERT_INSERTED);
+        assert_int_equal(oh_store_upsert_order(g.st, "big-b", orders[i], hp[i], 0, &one, &err), 0);
+        a = get_order("big-a", ext[i]);
+        b = get_order("big-b", ext[i]);
+        if (!json_equal(a, b))
+            fail_msg("order %s differs between the batch and the one-by-one path", ext[i]);
+        assert_int_equal(res[i].order_id, order_id_of("big-a", ext[i]));
+        json_decref(a);
+        json_decref(b);
+        json_decref(orders[i]);
+    }
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM orders WHERE channel = 'big-a' AND "
+                             "LENGTH(notes) = 60000"), NBIG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -516,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_batch_bad_record_fails_whole),
         cmocka_unit_test(test_batch_repeated_key_refused),
         cmocka_unit_test(test_documents_put_batch),
+        cmocka_unit_test(test_batch_big_values_split),
     };
 
     return cmocka_run_group_tests_name("store_batch", tests, group_setup, group_teardown);
