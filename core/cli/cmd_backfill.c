@@ -12,10 +12,13 @@
  * hands each entry to one processor only.
  *
  * Progress goes to stderr: a bar redrawn in place when stderr is a terminal,
- * otherwise a plain line at most once a second and one at the end.
+ * otherwise a plain line at most once a second and one at the end. On a
+ * terminal, info log lines (which would break the bar) are left out unless
+ * ORDERHUB_LOG_LEVEL asks for them.
  * Exit: 0 done, 1 the fetch or the processing failed, 2 usage/environment.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +27,7 @@
 #include "cli.h"
 #include "daemon/hub.h"
 #include "daemon/processor.h"
+#include "log.h"
 
 struct progress {
     const char *channel;
@@ -126,6 +130,8 @@ int oh_cli_backfill(int argc, char **argv)
     rc = 1;
     pg.channel = hc->ch.name;
     pg.tty = isatty(2);
+    if (pg.tty && !getenv("ORDERHUB_LOG_LEVEL"))
+        oh_log_set_level(OH_LOG_WARN);
     if (hc->ch.conn->backfill(&hc->ch, h->spool, since_ms, on_progress, &pg, &err) < 0) {
         if (pg.tty)
             fputc('\n', stderr);
