@@ -2,7 +2,11 @@
  * processor.h — spool -> decode -> map -> validate -> store (+ outbox).
  *
  * One call to oh_process_batch claims up to `batch` spool entries and stores
- * them in ONE store transaction, each document inside its own savepoint:
+ * them in ONE store transaction. The fast path stores runs of plain
+ * documents with batched statements (oh_store_documents_put,
+ * oh_store_upsert_orders); if any document fails permanently, the
+ * transaction is rolled back and the batch redone carefully, each document
+ * inside its own savepoint:
  *   - a document that fails to decode, map or validate goes to dead/ with a
  *     message naming the place; nothing of it is stored (P1);
  *   - a document whose store write fails permanently is rolled back to its
