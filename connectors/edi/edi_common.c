@@ -103,6 +103,32 @@ struct oh_edi_group_info *edi_report_add_group(struct oh_edi_ichg_info *ic)
     return g;
 }
 
+void edi_set_finish(struct oh_edi_report *r, struct oh_edi_group_info *g,
+                    struct oh_edi_set_info *si, size_t nerr0, size_t nerrors0,
+                    size_t nwarn_codes, int keep)
+{
+    si->first_err = nerr0;
+    si->nerr = r->nerr - nerr0;
+    for (size_t i = nerr0; i < r->nerr; i++)
+        if (r->err[i].set_code && !si->set_code)
+            si->set_code = r->err[i].set_code;
+    if (r->nerrors > nerrors0) {
+        si->status = OH_EDI_REJECTED;
+        g->nrejected++;
+    } else if (nwarn_codes) {
+        si->status = OH_EDI_ACCEPTED_ERRORS;
+        g->nwarned++;
+        g->naccepted++;
+    } else {
+        si->status = OH_EDI_ACCEPTED;
+        g->naccepted++;
+    }
+    g->nsets++;
+    r->nsets++;
+    if (keep)
+        edi_group_keep_set(g, si);
+}
+
 int edi_group_keep_set(struct oh_edi_group_info *g, const struct oh_edi_set_info *si)
 {
     size_t cap = cap_of(g->nsets_kept);

@@ -36,6 +36,13 @@ struct oh_edi_report *edi_report_new(enum oh_edi_syntax syntax);
 struct oh_edi_ichg_info *edi_report_add_ichg(struct oh_edi_report *r);
 struct oh_edi_group_info *edi_report_add_group(struct oh_edi_ichg_info *ic);
 int edi_group_keep_set(struct oh_edi_group_info *g, const struct oh_edi_set_info *si);
+/* A set's end, the same for X12 and EDIFACT: its errors (those the report
+ * gained since nerr0/nerrors0), its status (rejected when it gained an error,
+ * accepted with errors when it gained warning codes), the group's and the
+ * report's counts, and the kept copy when keep is set. */
+void edi_set_finish(struct oh_edi_report *r, struct oh_edi_group_info *g,
+                    struct oh_edi_set_info *si, size_t nerr0, size_t nerrors0,
+                    size_t nwarn_codes, int keep);
 
 /* Copies a field into a fixed buffer (truncating). */
 void edi_copy(char *dst, size_t cap, const char *s, size_t n);

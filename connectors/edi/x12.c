@@ -201,26 +201,8 @@ static void close_set(struct x12p *p)
     struct oh_edi_group_info *g = cur_g(p);
     struct oh_edi_set_info *si = &p->si;
     si->nsegs = p->set_segs;
-    si->first_err = p->set_nerr0;
-    si->nerr = p->r->nerr - p->set_nerr0;
-    for (size_t i = p->set_nerr0; i < p->r->nerr; i++)
-        if (p->r->err[i].set_code && !si->set_code)
-            si->set_code = p->r->err[i].set_code;
-    if (p->r->nerrors > p->set_nerrors0) {
-        si->status = OH_EDI_REJECTED;
-        g->nrejected++;
-    } else if (p->set_nwarn_codes) {
-        si->status = OH_EDI_ACCEPTED_ERRORS;
-        g->nwarned++;
-        g->naccepted++;
-    } else {
-        si->status = OH_EDI_ACCEPTED;
-        g->naccepted++;
-    }
-    g->nsets++;
-    p->r->nsets++;
-    if (p->o->keep_sets)
-        edi_group_keep_set(g, si);
+    edi_set_finish(p->r, g, si, p->set_nerr0, p->set_nerrors0, p->set_nwarn_codes,
+                   p->o->keep_sets);
     p->in_set = 0;
     if (p->cb && !p->stop) {
         int rc = p->cb(p->ud, p->set, si, p->a);
