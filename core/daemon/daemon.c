@@ -403,6 +403,13 @@ int oh_daemon_run(const char *config_path, int once)
         oh_hub_free(s.hub);
         return 1;
     }
+    if (s.hub->set.syslog) {
+        enum oh_log_level lvl = OH_LOG_INFO;
+        const char *v = oh_conf_get(oh_conf_find(s.hub->conf, "hub", NULL), "log_level");
+        if (v)
+            oh_log_parse_level(v, &lvl);
+        oh_log_init(lvl, 1);
+    }
     if (once) {
         rc = run_once(s.hub, &err);
         if (rc < 0) {

@@ -162,6 +162,7 @@ static int load_settings(struct oh_hub *h, struct loader *ld)
     SETTING(oh_conf_duration_ms(s, "settle", 1000, &set->settle_ms, &e));
     SETTING(oh_conf_duration_ms(s, "outbox_lease", 300000, &set->lease_ms, &e));
     SETTING(oh_conf_bool(s, "archive", 0, &set->archive, &e));
+    SETTING(oh_conf_bool(s, "syslog", 0, &set->syslog, &e));
 #undef SETTING
     if (set->workers < 1 || set->workers > 64) {
         oh_err_set(&e, OH_EINVAL, "%s:%d: workers: must be from 1 to 64", h->conf->path,

@@ -45,6 +45,7 @@ struct oh_hub_settings {
     int64_t retry_base_ms, retry_max_ms;
     int spool_attempts;
     int archive;
+    int syslog;               /* log to syslog (daemon facility) instead of stderr */
     char *instance;           /* lease owner name: [hub] instance, default HOST:CONFIG-PATH */
     int64_t settle_ms;        /* --once: pause between the two looks at file inboxes */
     int64_t lease_ms;         /* outbox lease */
