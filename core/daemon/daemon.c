@@ -396,19 +396,20 @@ int oh_daemon_run(const char *config_path, int once)
     memset(&s, 0, sizeof(s));
     oh_err_clear(&err);
     srand((unsigned)(oh_now_ms() ^ (int64_t)getpid()));
-    if ((rc = oh_hub_open(config_path, 0, NULL, NULL, &s.hub, &err)) < 0 ||
-        (rc = prepare(s.hub, 1, &err)) < 0) {
-        oh_error("daemon.start_failed", "error=%s", oh_logq(q, sizeof(q), err.msg));
-        fprintf(stderr, "orderhub: %s\n", err.msg);
-        oh_hub_free(s.hub);
-        return 1;
-    }
-    if (s.hub->set.syslog) {
+    rc = oh_hub_open(config_path, 0, NULL, NULL, &s.hub, &err);
+    if (rc == 0 && s.hub->set.syslog) {
+        /* from here on, before any work is logged */
         enum oh_log_level lvl = OH_LOG_INFO;
         const char *v = oh_conf_get(oh_conf_find(s.hub->conf, "hub", NULL), "log_level");
         if (v)
             oh_log_parse_level(v, &lvl);
         oh_log_init(lvl, 1);
+    }
+    if (rc < 0 || (rc = prepare(s.hub, 1, &err)) < 0) {
+        oh_error("daemon.start_failed", "error=%s", oh_logq(q, sizeof(q), err.msg));
+        fprintf(stderr, "orderhub: %s\n", err.msg);
+        oh_hub_free(s.hub);
+        return 1;
     }
     if (once) {
         rc = run_once(s.hub, &err);
