@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +235,13 @@ int oh_ct_equal(const char *a, const char *b)
     return d == 0;
 }
 
+void oh_sleep_ms(int64_t ms)
+{
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
 int64_t oh_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms)
 {
     int64_t d = base_ms;
@@ -251,6 +259,30 @@ int64_t oh_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms)
 }
 
 #ifdef OH_TEST_HOOKS
+/* hits so far of each counted point ("name:N"), for the whole process */
+static struct {
+    char name[48];
+    long hits;
+} g_fault_hits[16];
+static pthread_mutex_t g_fault_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int fault_counted(const char *point, long limit)
+{
+    int fire = 0;
+
+    pthread_mutex_lock(&g_fault_mu);
+    for (size_t i = 0; i < sizeof(g_fault_hits) / sizeof(g_fault_hits[0]); i++) {
+        if (g_fault_hits[i].name[0] && strcmp(g_fault_hits[i].name, point) != 0)
+            continue;
+        if (!g_fault_hits[i].name[0])
+            snprintf(g_fault_hits[i].name, sizeof(g_fault_hits[i].name), "%s", point);
+        fire = g_fault_hits[i].hits++ < limit;
+        break;
+    }
+    pthread_mutex_unlock(&g_fault_mu);
+    return fire;
+}
+
 int oh_fault(const char *point)
 {
     const char *list = getenv("OH_FAULTS");
@@ -261,8 +293,12 @@ int oh_fault(const char *point)
     for (const char *p = list; *p;) {
         const char *e = strchr(p, ',');
         size_t l = e ? (size_t)(e - p) : strlen(p);
-        if (l == n && strncmp(p, point, n) == 0)
-            return 1;
+        if (l >= n && strncmp(p, point, n) == 0) {
+            if (l == n)
+                return 1;
+            if (p[n] == ':')
+                return fault_counted(point, strtol(p + n + 1, NULL, 10));
+        }
         if (!e)
             break;
         p = e + 1;

@@ -37,10 +37,13 @@ int oh_ct_equal(const char *a, const char *b);
 /* Exponential backoff with full jitter: base * 2^attempt, capped at max,
  * then a uniform pick in [d/2, d]. attempt counts from 0. */
 int64_t oh_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms);
+/* Sleep ms milliseconds, resuming after signals. */
+void oh_sleep_ms(int64_t ms);
 
 /* Test-only fault hooks (STYLE): OH_FAULT("spool.fsync") is true when the
- * environment variable OH_FAULTS names that point ("a,b,c"). Compiled to 0
- * outside test builds. */
+ * environment variable OH_FAULTS names that point ("a,b,c"); "a:N" makes it
+ * true for the first N hits in the process only. Compiled to 0 outside test
+ * builds. */
 #ifdef OH_TEST_HOOKS
 int oh_fault(const char *point);
 #define OH_FAULT(p) oh_fault(p)

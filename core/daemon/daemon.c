@@ -31,13 +31,6 @@ struct sched {
     size_t nthreads;
 };
 
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
 static void wait_ms(struct sched *s, int64_t ms)
 {
     struct timespec ts;
@@ -363,7 +356,7 @@ static int run_once(struct oh_hub *h, struct oh_err *err)
                         oh_logq(q, sizeof(q), e.msg));
         }
         if (look == 0)
-            sleep_ms(h->set.settle_ms);
+            oh_sleep_ms(h->set.settle_ms);
     }
     if ((rc = drain_spool(h, &ps, err)) < 0)
         goto done;

@@ -297,6 +297,8 @@ static int store_item(struct oh_hub *h, struct oh_store *st, struct item *it,
  * through oh_store_upsert_orders (a run: one channel, no external id twice),
  * then events and counts in document order, as store_item gives them. */
 #define RUN_MAX 512
+/* passes over one batch before a retryable failure gives it back to the spool */
+#define BATCH_TRIES 4
 static int store_plain(struct oh_hub *h, struct oh_store *st, struct item *items, size_t from,
                        size_t to, struct oh_proc_stats *stats, struct oh_err *err)
 {
@@ -497,11 +499,23 @@ int oh_process_batch(struct oh_hub *h, struct oh_store *st, struct oh_proc_stats
      * document fewer). If a document fails permanently, the transaction is
      * rolled back and the batch redone with a savepoint per document, so the
      * bad one is isolated and its neighbours commit (P2). */
-    for (int careful = 0; careful < 2; careful++) {
+    for (int careful = 0, tries = 0; careful < 2; careful++) {
         struct oh_proc_stats run = { 0 };
         rc = store_batch(h, st, items, n, careful, &run, err);
         if (rc == 1 && !careful) {
             oh_store_rollback(st);
+            continue;
+        }
+        if (rc < 0 && err->retryable && ++tries < BATCH_TRIES) {
+            /* A deadlock or lock wait timeout between workers is routine
+             * under concurrency; a lost connection reconnects on the next
+             * call. Either way nothing was committed: redo the same pass
+             * after a short, jittered pause before giving the batch back. */
+            oh_store_rollback(st);
+            oh_info("store.batch_retry", "documents=%zu try=%d error=%s", n, tries + 1,
+                    oh_logq(q, sizeof(q), err->msg));
+            oh_sleep_ms(oh_backoff_ms(tries - 1, 20, 500));
+            careful--;
             continue;
         }
         if (rc < 0)

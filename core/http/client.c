@@ -54,10 +54,8 @@ void oh_http_client_opts_default(struct oh_http_client_opts *o)
 
 static void default_sleep(void *ud, int64_t ms)
 {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
     (void)ud;
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
+    oh_sleep_ms(ms);
 }
 
 static void (*g_sleep_fn)(void *, int64_t);

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "store/store_int.h"
+#include "util.h"
 
 #define ORDER_DATA_SET                                                                          \
     "number = ?, status = COALESCE(?, status), placed_at = ?, updated_at = ?, currency = ?, "  \
@@ -418,6 +419,14 @@ int oh_store_commit(struct oh_store *st, struct oh_err *err)
 
     if ((rc = oh_st_ready(st, err)) < 0)
         return rc;
+    if (st->in_tx && OH_FAULT("store.deadlock")) {
+        /* what InnoDB does to a deadlock victim: roll back, report 1213 */
+        rc = oh_st_fail(st, ER_LOCK_DEADLOCK,
+                        "Deadlock found when trying to get lock (injected)", "commit", err);
+        st->in_tx = 0;
+        st->tx_lost = 0;
+        return rc;
+    }
     rc = oh_st_query(st, "COMMIT", "commit", err);
     st->in_tx = 0;
     if (rc < 0)

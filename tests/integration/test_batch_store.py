@@ -3,7 +3,9 @@
 orders together, a document that only the store refuses (a gtin longer than
 its column) goes to dead/ alone while its neighbours are stored (P2), the
 same order twice in one batch ends as if processed in order, and replaying
-the batch changes nothing (P5)."""
+the batch changes nothing (P5). A deadlock between workers (InnoDB rolls the
+victim back with error 1213) is retried: the run still stores everything and
+exits 0."""
 import os
 import sys
 
@@ -62,6 +64,17 @@ def main():
         check(env.scalar("SELECT COUNT(*) FROM documents WHERE status = 'unchanged'") == "40",
               "replayed documents recorded as unchanged: "
               + env.scalar("SELECT COUNT(*) FROM documents WHERE status = 'unchanged'"))
+
+        # a deadlock victim: the first three commits fail with 1213 and are redone
+        for i in range(1, 11):
+            write_json(os.path.join(env.inbox, f"d{i:03d}.json"), order(f"DL{i}"))
+        p = env.once(env={"OH_FAULTS": "store.deadlock:3"})
+        check("store.batch_retry" in p.stderr and "error 1213" in p.stderr,
+              "the deadlock is logged as a retry: " + p.stderr[-800:])
+        check(env.scalar("SELECT COUNT(*) FROM orders WHERE external_id LIKE 'DL%'") == "10",
+              "every order of the deadlocked batch is stored")
+        check(env.spool_files("new") == [] and len(env.spool_files("dead")) == 1,
+              "nothing left behind, nothing new in dead/")
         print("1 passed, 0 failed")
     finally:
         env.close()
