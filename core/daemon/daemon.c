@@ -360,10 +360,18 @@ static int run_once(struct oh_hub *h, struct oh_err *err)
     }
     if ((rc = drain_spool(h, &ps, err)) < 0)
         goto done;
-    for (;;) {
+    for (int tries = 0;;) {
         size_t before = ds.leased;
-        if ((rc = oh_dispatch_batch(h, st, 64, &ds, err)) < 0)
+        if ((rc = oh_dispatch_batch(h, st, 64, &ds, err)) < 0) {
+            /* a lease or status write lost to a deadlock or a reconnect:
+             * leased rows come back when their lease ends, so retry */
+            if (err->retryable && ++tries < 4) {
+                oh_sleep_ms(oh_backoff_ms(tries - 1, 50, 1000));
+                continue;
+            }
             goto done;
+        }
+        tries = 0;
         if (ds.leased == before)
             break;
     }
