@@ -175,6 +175,10 @@ int oh_spool_done(struct oh_spool *sp, const char *id, struct oh_err *err)
         if ((rc = sp_dirsync(sp, SP_ARCHIVE, err)) < 0)
             goto done;
     } else {
+        /* Kept as a file for the next enqueue to write over, when the pool
+         * has room; removed otherwise. Either way it leaves active/. */
+        if ((rc = sp_free_put(sp, id, err)) != OH_EAGAIN)
+            goto done;
         if ((rc = sp_path(sp, SP_ACTIVE, id, path, err)) < 0)
             goto done;
         if (unlink(path) < 0) {

@@ -20,6 +20,10 @@
  *     waits for a round that started after it, and whoever finds no round
  *     running performs fsync(dir) for everyone waiting. A caller never
  *     returns 0 before a round that began after its rename succeeded.
+ *   - Recycling: oh_spool_done renames a finished entry to tmp/f.<id> (up
+ *     to SP_FREE_MAX of them) and the next enqueue or writer opens that
+ *     file with O_TRUNC instead of creating one, so steady traffic reuses
+ *     inodes instead of allocating and freeing one per entry.
  *
  * Not done here: the spool does not lock ROOT against a second daemon; two
  * processes may share it (claims are renames, S3) but oh_spool_recover must
@@ -106,6 +110,81 @@ int sp_tmp_create(struct oh_spool *sp, const char *name, char path[PATH_MAX], in
     if (*fd < 0)
         return oh_err_retry(err, OH_ERROR, "%s: cannot create: %s", path, strerror(errno));
     return 0;
+}
+
+/* ---- recycled files ----------------------------------------------------- */
+
+int sp_free_put(struct oh_spool *sp, const char *id, struct oh_err *err)
+{
+    char src[PATH_MAX], dst[PATH_MAX], name[SP_FREE_NAME], fid[OH_SPOOL_ID_MAX];
+    int full;
+
+    pthread_mutex_lock(&sp->free_mu);
+    full = sp->nfree >= SP_FREE_MAX;
+    pthread_mutex_unlock(&sp->free_mu);
+    if (full)
+        return OH_EAGAIN;
+    sp_new_id(fid);
+    snprintf(name, sizeof(name), "f.%s", fid);
+    if (sp_path(sp, SP_ACTIVE, id, src, NULL) < 0 || sp_path(sp, SP_TMP, name, dst, NULL) < 0)
+        return OH_EAGAIN;
+    if (rename(src, dst) < 0) {
+        if (errno == ENOENT)
+            return oh_err_set(err, OH_ENOTFOUND, "%s: cannot remove: %s", src, strerror(errno));
+        return OH_EAGAIN;
+    }
+    pthread_mutex_lock(&sp->free_mu);
+    if (sp->nfree < SP_FREE_MAX) {
+        memcpy(sp->free_names[sp->nfree++], name, sizeof(name));
+        name[0] = '\0';
+    }
+    pthread_mutex_unlock(&sp->free_mu);
+    if (name[0])
+        unlink(dst); /* the pool filled up meanwhile */
+    return 0;
+}
+
+int sp_tmp_take(struct oh_spool *sp, const char *prefix, char path[PATH_MAX], int *fd,
+                struct oh_err *err)
+{
+    char name[SP_FREE_NAME + 8], id[OH_SPOOL_ID_MAX];
+
+    *fd = -1;
+    for (;;) {
+        int got = 0;
+        pthread_mutex_lock(&sp->free_mu);
+        if (sp->nfree > 0) {
+            memcpy(name, sp->free_names[--sp->nfree], SP_FREE_NAME);
+            got = 1;
+        }
+        pthread_mutex_unlock(&sp->free_mu);
+        if (!got)
+            break;
+        if (sp_path(sp, SP_TMP, name, path, NULL) < 0)
+            continue;
+        /* The old entry's bytes go with O_TRUNC; the header and payload
+         * written next are the whole file (S5). */
+        if ((*fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC)) >= 0)
+            return 0;
+        unlink(path); /* whatever happened to it, it is not ours now */
+    }
+    sp_new_id(id);
+    snprintf(name, sizeof(name), "%s%s", prefix, id);
+    return sp_tmp_create(sp, name, path, fd, err);
+}
+
+/* Removes the pooled files (recover empties tmp/ anyway; free must not
+ * leave them behind for a process that never recovers). */
+static void free_pool_clear(struct oh_spool *sp, int remove_files)
+{
+    char path[PATH_MAX];
+
+    pthread_mutex_lock(&sp->free_mu);
+    for (size_t i = 0; remove_files && i < sp->nfree; i++)
+        if (sp_path(sp, SP_TMP, sp->free_names[i], path, NULL) == 0)
+            unlink(path);
+    sp->nfree = 0;
+    pthread_mutex_unlock(&sp->free_mu);
 }
 
 /* ---- group commit ------------------------------------------------------- */
@@ -198,6 +277,9 @@ int oh_spool_open(const char *root, const struct oh_spool_opts *opts, struct oh_
         pthread_cond_init(&sp->gc[d].cv, NULL);
     }
     pthread_mutex_init(&sp->claim_mu, NULL);
+    pthread_mutex_init(&sp->free_mu, NULL);
+    if (!(sp->free_names = calloc(SP_FREE_MAX, sizeof(*sp->free_names))))
+        abort();
     for (int d = 0; d < SP_NDIRS; d++) {
         if ((size_t)snprintf(sp->dir[d], sizeof(sp->dir[d]), "%s/%s", root, dir_names[d]) >=
             sizeof(sp->dir[d])) {
@@ -229,6 +311,7 @@ void oh_spool_free(struct oh_spool *sp)
 {
     if (!sp)
         return;
+    free_pool_clear(sp, 1);
     batch_clear(&sp->incoming);
     batch_clear(&sp->due);
     for (int d = 0; d < SP_NDIRS; d++) {
@@ -236,6 +319,8 @@ void oh_spool_free(struct oh_spool *sp)
         pthread_cond_destroy(&sp->gc[d].cv);
     }
     pthread_mutex_destroy(&sp->claim_mu);
+    pthread_mutex_destroy(&sp->free_mu);
+    free(sp->free_names);
     free(sp->root);
     free(sp);
 }
@@ -308,7 +393,7 @@ int oh_spool_enqueue(struct oh_spool *sp, const struct oh_spool_meta *m, const v
                      size_t len, char id[OH_SPOOL_ID_MAX], struct oh_err *err)
 {
     struct oh_spool_meta c;
-    char hdr[SP_HDR_MAX], tmpname[OH_SPOOL_ID_MAX], path[PATH_MAX], newid[OH_SPOOL_ID_MAX];
+    char hdr[SP_HDR_MAX], path[PATH_MAX], newid[OH_SPOOL_ID_MAX];
     int fd = -1, rc, hlen;
 
     if (id)
@@ -321,9 +406,11 @@ int oh_spool_enqueue(struct oh_spool *sp, const struct oh_spool_meta *m, const v
     meta_prepare(m, &c);
     if ((hlen = sp_hdr_format(&c, hdr, sizeof(hdr))) < 0)
         return oh_err_set(err, OH_EINVAL, "spool: entry header too long");
-    sp_new_id(tmpname);
-    if ((rc = sp_tmp_create(sp, tmpname, path, &fd, err)) < 0)
+    path[0] = '\0';
+    if ((rc = sp_tmp_take(sp, "", path, &fd, err)) < 0) {
+        path[0] = '\0';
         goto done;
+    }
     if (oh_write_all(fd, hdr, (size_t)hlen) < 0 || oh_write_all(fd, data, len) < 0) {
         rc = oh_err_retry(err, OH_ERROR, "%s: write failed: %s", path, strerror(errno));
         goto done;
@@ -361,7 +448,7 @@ int oh_spool_writer_open(struct oh_spool *sp, const struct oh_spool_meta *m,
 {
     struct oh_spool_writer *w = NULL;
     struct oh_spool_meta c;
-    char hdr[SP_HDR_MAX], name[OH_SPOOL_ID_MAX + 2], id[OH_SPOOL_ID_MAX];
+    char hdr[SP_HDR_MAX];
     int rc, hlen;
 
     *out = NULL;
@@ -373,9 +460,7 @@ int oh_spool_writer_open(struct oh_spool *sp, const struct oh_spool_meta *m,
     w->sp = sp;
     /* The entry's id is taken at commit, so that FIFO order is the order in
      * which entries became durable, not the order writers were opened. */
-    sp_new_id(id);
-    snprintf(name, sizeof(name), "w.%s", id);
-    if ((rc = sp_tmp_create(sp, name, w->tmp, &w->fd, err)) < 0) {
+    if ((rc = sp_tmp_take(sp, "w.", w->tmp, &w->fd, err)) < 0) {
         w->tmp[0] = '\0';
         goto done;
     }
@@ -492,6 +577,7 @@ int oh_spool_recover(struct oh_spool *sp, size_t *moved, struct oh_err *err)
 
     if (moved)
         *moved = 0;
+    free_pool_clear(sp, 0); /* empty_tmp removes the files */
     if ((rc = sp_names(sp, SP_ACTIVE, &names, &n, err)) < 0)
         goto done;
     for (size_t i = 0; i < n; i++) {

@@ -31,6 +31,11 @@
  *   S6  Ids sort by enqueue time (time + counter + pid), so FIFO order is
  *       the name order.
  *
+ * A done entry (without archiving) leaves active/ by a rename into tmp/,
+ * where this process writes the next enqueued entry over it (see
+ * spool_int.h, SP_FREE_MAX); recycled files are tmp/ files like any other
+ * (S2, S4) and oh_spool_free removes the ones still unused.
+ *
  * Thread-safe: many threads may enqueue and claim at once.
  */
 #ifndef OH_SPOOL_H

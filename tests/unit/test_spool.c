@@ -694,6 +694,60 @@ static void test_archive(void **state)
     free(raw);
 }
 
+/* A done entry's file is written over by a later enqueue (no new inode);
+ * the new entry holds exactly its own bytes (S5), the recycled file is
+ * never an entry (S2), and neither free nor recover leaves it in tmp/. */
+static void test_done_file_recycled(void **state)
+{
+    struct fx *f = *state;
+    static const char big[] = "a long first payload that the second one must not leave a trace of";
+    struct oh_spool_entry *e = NULL;
+    struct oh_err err = {0};
+    char id[OH_SPOOL_ID_MAX], id2[OH_SPOOL_ID_MAX], got[OH_SPOOL_ID_MAX], path[PATH_MAX];
+    struct stat st;
+    ino_t ino;
+
+    enqueue_ok(f->sp, big, id);
+    fmt(path, sizeof(path), "%s/incoming/%s", f->root, id);
+    assert_int_equal(stat(path, &st), 0);
+    ino = st.st_ino;
+    assert_int_equal(oh_spool_claim(f->sp, got, &err), 0);
+    assert_int_equal(oh_spool_done(f->sp, id, &err), 0);
+    assert_false(exists(f, "active", id));
+    assert_int_equal(files_in(f, "tmp"), 1); /* kept for reuse */
+    assert_int_equal(count(f->sp, OH_SPOOL_INCOMING), 0);
+
+    enqueue_ok(f->sp, "short", id2);
+    assert_int_equal(files_in(f, "tmp"), 0);
+    fmt(path, sizeof(path), "%s/incoming/%s", f->root, id2);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_ino == ino);
+    assert_int_equal(oh_spool_claim(f->sp, got, &err), 0);
+    assert_string_equal(got, id2);
+    assert_int_equal(oh_spool_load(f->sp, id2, &e, &err), 0);
+    assert_int_equal(e->len, 5);
+    assert_memory_equal(e->data, "short", 5);
+    oh_spool_entry_free(e);
+
+    /* recover empties tmp/ and forgets the pool: the next enqueue makes a
+     * new file and still works */
+    assert_int_equal(oh_spool_done(f->sp, id2, &err), 0);
+    assert_int_equal(files_in(f, "tmp"), 1);
+    assert_int_equal(oh_spool_recover(f->sp, NULL, &err), 0);
+    assert_int_equal(files_in(f, "tmp"), 0);
+    enqueue_ok(f->sp, "third", id);
+    assert_int_equal(count(f->sp, OH_SPOOL_INCOMING), 1);
+
+    /* free removes what it kept */
+    assert_int_equal(oh_spool_claim(f->sp, got, &err), 0);
+    assert_int_equal(oh_spool_done(f->sp, got, &err), 0);
+    assert_int_equal(files_in(f, "tmp"), 1);
+    oh_spool_free(f->sp);
+    f->sp = NULL;
+    assert_int_equal(files_in(f, "tmp"), 0);
+    reopen(f, NULL);
+}
+
 /* ---- list / show / count ------------------------------------------------ */
 
 struct listed {
@@ -1145,6 +1199,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_defer_fault_keeps_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_done_file_recycled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_show_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_5mb, setup, teardown),
