@@ -8,11 +8,19 @@
  * anything else is kept in the innermost loop, in order, and reported. This
  * is the X12/EDIFACT rule that a loop ends at the first segment that cannot
  * belong to it, without positional (sequence) checking.
+ *
+ * Speed: the loop tables are text; each is compiled once per process into
+ * lookups by segment id (which loop a segment opens, which loops it belongs
+ * to), and answers exactly what reading the text would. Elements without a
+ * separator, release character or non-ASCII byte (nearly all) become string
+ * nodes directly; the general path handles the rest.
  */
 #include "edi_int.h"
 
 #include "arena.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +53,111 @@ int edi_is_digits(const char *s, size_t n)
     for (size_t i = 0; i < n; i++)
         if (s[i] < '0' || s[i] > '9')
             return 0;
+    return 1;
+}
+
+void edi_rcache_init(struct edi_rcache *c, enum oh_edi_syntax syntax)
+{
+    memset(c, 0, sizeof(*c));
+    c->syntax = syntax;
+}
+
+const struct edi_elemrule *edi_rules_cached(struct edi_rcache *c, const char *seg, size_t n)
+{
+    uint32_t code = edi_tag_code(seg, n);
+    if (!code)
+        return edi_rules_for(c->syntax, seg, n);
+    unsigned h = (unsigned)((code * 2654435761u) >> 26) & (EDI_RCACHE_SLOTS - 1);
+    if (c->code[h] != code) {
+        c->code[h] = code;
+        c->r[h] = edi_rules_for(c->syntax, seg, n);
+    }
+    return c->r[h];
+}
+
+/* ---- word-at-a-time byte search ---- */
+
+#define ONES 0x0101010101010101ull
+#define LOW7 0x7F7F7F7F7F7F7F7Full
+#define HIGH 0x8080808080808080ull
+
+/* High bit of each byte of x that is zero (exact, no false positives). */
+static inline uint64_t zero_bytes(uint64_t x)
+{
+    return ~(((x & LOW7) + LOW7) | x | LOW7);
+}
+
+static inline uint64_t load64(const char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, sizeof(x));
+    return x;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define EDI_SWAR 1
+#else
+#define EDI_SWAR 0
+#endif
+
+size_t edi_split(const char *s, size_t n, char sep, struct edi_slice *el, size_t max)
+{
+    size_t k = 0, start = 0, i = 0;
+#if EDI_SWAR
+    uint64_t pat = ONES * (unsigned char)sep;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t m = zero_bytes(load64(s + i) ^ pat);
+        while (m) {
+            size_t j = i + ((size_t)__builtin_ctzll(m) >> 3);
+            if (k < max) {
+                el[k].p = s + start;
+                el[k].n = j - start;
+            }
+            k++;
+            start = j + 1;
+            m &= m - 1;
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        if (s[i] == sep) {
+            if (k < max) {
+                el[k].p = s + start;
+                el[k].n = i - start;
+            }
+            k++;
+            start = i + 1;
+        }
+    }
+    if (k < max) {
+        el[k].p = s + start;
+        el[k].n = n - start;
+    }
+    return k + 1;
+}
+
+/* 1 when s[0..n) holds none of comp, rep, rel (0 = none) and no byte >= 0x80:
+ * such text is its own string node. */
+static int plain_text(const char *s, size_t n, char comp, char rep, char rel)
+{
+    size_t i = 0;
+#if EDI_SWAR
+    /* an absent separator is replaced by a byte >= 0x80, which fails anyway */
+    uint64_t pc = ONES * (unsigned char)(comp ? comp : '\x80');
+    uint64_t pr = ONES * (unsigned char)(rep ? rep : '\x80');
+    uint64_t pl = ONES * (unsigned char)(rel ? rel : '\x80');
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x = load64(s + i);
+        if ((x & HIGH) | zero_bytes(x ^ pc) | zero_bytes(x ^ pr) | zero_bytes(x ^ pl))
+            return 0;
+    }
+#endif
+    for (; i < n; i++) {
+        char c = s[i];
+        if ((unsigned char)c >= 0x80 || (comp && c == comp) || (rep && c == rep) ||
+            (rel && c == rel))
+            return 0;
+    }
     return 1;
 }
 
@@ -415,13 +528,174 @@ static int word_in(const char *list, const char *w)
     return 0;
 }
 
+/* A loop table as lookups. Scopes: 0 is the set level, 1 + i is loops[i].
+ * Segment ids of the table (1-7 bytes, no blank) get small numbers; for each
+ * scope and id: the loop the id opens there (child_loop's answer, by the
+ * scope's name) and whether the scope lists the id as a member. */
+#define CS_TAGS 128
+#define CS_LOOPS 48
+#define CS_HASH 256
+
+struct edi_cschema {
+    int ntags;
+    uint64_t tag[CS_TAGS];            /* packed id: bytes, length in the top byte */
+    uint16_t hash[CS_HASH];           /* 1 + tag index, 0 = empty */
+    uint8_t child[CS_LOOPS + 1][CS_TAGS]; /* 1 + loop index, 0 = none */
+    uint64_t member[CS_LOOPS + 1][CS_TAGS / 64];
+    const struct edi_loopdef *hl;     /* child_loop(sc, "", "HL") */
+};
+
+/* Packs a NUL-terminated id of 1-7 bytes; 0 when it has another length or
+ * a blank (those take the text path). */
+static uint64_t id_code(const char *id, size_t n)
+{
+    if (n == 0 || n > 7)
+        return 0;
+    uint64_t c = (uint64_t)n << 56;
+    for (size_t i = 0; i < n; i++) {
+        if (id[i] == ' ' || id[i] == '\0')
+            return 0;
+        c |= (uint64_t)(unsigned char)id[i] << (8 * i);
+    }
+    return c;
+}
+
+static unsigned id_hash(uint64_t c)
+{
+    return (unsigned)((c * 0x9E3779B97F4A7C15ull) >> 56) & (CS_HASH - 1);
+}
+
+static int cs_find(const struct edi_cschema *cs, uint64_t c)
+{
+    for (unsigned h = id_hash(c);; h = (h + 1) & (CS_HASH - 1)) {
+        unsigned v = cs->hash[h];
+        if (!v)
+            return -1;
+        if (cs->tag[v - 1] == c)
+            return (int)v - 1;
+    }
+}
+
+/* Adds the words of list; -1 when a word cannot be packed or the table is full. */
+static int cs_words(struct edi_cschema *cs, const char *list, int scope_member)
+{
+    const char *w = list;
+    while (*w) {
+        while (*w == ' ')
+            w++;
+        size_t n = strcspn(w, " ");
+        if (!n)
+            break;
+        uint64_t c = id_code(w, n);
+        if (!c)
+            return -1;
+        int ti = cs_find(cs, c);
+        if (ti < 0) {
+            if (cs->ntags >= CS_TAGS)
+                return -1;
+            ti = cs->ntags++;
+            cs->tag[ti] = c;
+            unsigned h = id_hash(c);
+            while (cs->hash[h])
+                h = (h + 1) & (CS_HASH - 1);
+            cs->hash[h] = (uint16_t)(ti + 1);
+        }
+        if (scope_member >= 0)
+            cs->member[scope_member][ti / 64] |= 1ull << (ti % 64);
+        w += n;
+    }
+    return 0;
+}
+
+static const struct edi_loopdef *child_loop(const struct edi_schema *sc, const char *parent,
+                                            const char *id);
+
+static int cs_compile(struct edi_cschema *cs, const struct edi_schema *sc)
+{
+    int nl = 0;
+    memset(cs, 0, sizeof(*cs));
+    for (const struct edi_loopdef *l = sc->loops; l && l->name; l++)
+        if (++nl > CS_LOOPS)
+            return -1;
+    if (cs_words(cs, sc->root, 0) < 0)
+        return -1;
+    for (int i = 0; i < nl; i++) {
+        const struct edi_loopdef *l = &sc->loops[i];
+        if (cs_words(cs, l->trigger, -1) < 0 || cs_words(cs, l->members, 1 + i) < 0)
+            return -1;
+        /* a trigger is one word: "" or "A B" would match differently as text */
+        if (!id_code(l->trigger, strlen(l->trigger)))
+            return -1;
+    }
+    for (int scope = 0; scope <= nl; scope++) {
+        const char *name = scope ? sc->loops[scope - 1].name : "";
+        for (int ti = 0; ti < cs->ntags; ti++) {
+            char id[8];
+            uint64_t c = cs->tag[ti];
+            size_t n = (size_t)(c >> 56);
+            for (size_t k = 0; k < n; k++)
+                id[k] = (char)(c >> (8 * k));
+            id[n] = '\0';
+            const struct edi_loopdef *l = child_loop(sc, name, id);
+            if (l)
+                cs->child[scope][ti] = (uint8_t)(1 + (l - sc->loops));
+        }
+    }
+    cs->hl = child_loop(sc, "", "HL");
+    return 0;
+}
+
+/* Compiled tables, shared by all threads: filled once under the lock, then
+ * read without it (a slot's key is published after its table). */
+#define CS_SLOTS 32
+static struct edi_cschema cs_table[CS_SLOTS];
+static const struct edi_schema *_Atomic cs_key[CS_SLOTS];
+static int cs_bad[CS_SLOTS];
+static pthread_mutex_t cs_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static const struct edi_cschema *cs_get(const struct edi_schema *sc)
+{
+    const struct edi_cschema *r = NULL;
+    int i;
+    for (i = 0; i < CS_SLOTS; i++) {
+        const struct edi_schema *k = atomic_load_explicit(&cs_key[i], memory_order_acquire);
+        if (k == sc)
+            return cs_bad[i] ? NULL : &cs_table[i];
+        if (!k)
+            break;
+    }
+    if (i == CS_SLOTS)
+        return NULL;
+    pthread_mutex_lock(&cs_mu);
+    for (i = 0; i < CS_SLOTS; i++) {
+        const struct edi_schema *k = atomic_load_explicit(&cs_key[i], memory_order_relaxed);
+        if (k == sc) {
+            r = cs_bad[i] ? NULL : &cs_table[i];
+            goto done;
+        }
+        if (!k)
+            break;
+    }
+    if (i < CS_SLOTS) {
+        cs_bad[i] = cs_compile(&cs_table[i], sc) < 0;
+        atomic_store_explicit(&cs_key[i], sc, memory_order_release);
+        r = cs_bad[i] ? NULL : &cs_table[i];
+    }
+done:
+    pthread_mutex_unlock(&cs_mu);
+    return r;
+}
+
 void edi_tree_init(struct edi_tree *t, struct oh_arena *a, const struct edi_schema *sc,
                    struct oh_node *set)
 {
-    memset(t, 0, sizeof(*t));
     t->a = a;
     t->sc = sc;
+    t->cs = sc ? cs_get(sc) : NULL;
+    t->depth = 0;
+    t->st[0].def = NULL;
     t->st[0].node = set;
+    t->st[0].hl[0] = '\0';
 }
 
 const char *edi_tree_loop(const struct edi_tree *t)
@@ -464,7 +738,7 @@ static void push(struct edi_tree *t, const struct edi_loopdef *def, struct oh_no
 static int add_hl(struct edi_tree *t, struct oh_node *seg, const char *hl_id,
                   const char *hl_parent)
 {
-    const struct edi_loopdef *def = child_loop(t->sc, "", "HL");
+    const struct edi_loopdef *def = t->cs ? t->cs->hl : child_loop(t->sc, "", "HL");
     int d = t->depth;
     int found = 0;
     if (hl_parent && *hl_parent) {
@@ -489,8 +763,35 @@ int edi_tree_add(struct edi_tree *t, struct oh_node *seg, const char *id, const 
         oh_node_append(t->st[0].node, seg);
         return 0;
     }
-    if (sc->hl && strcmp(id, "HL") == 0)
+    if (sc->hl && id[0] == 'H' && id[1] == 'L' && id[2] == '\0')
         return add_hl(t, seg, hl_id, hl_parent);
+    const struct edi_cschema *cs = t->cs;
+    uint64_t code = cs ? id_code(id, strnlen(id, 8)) : 0;
+    if (code) {
+        int ti = cs_find(cs, code);
+        if (ti < 0) {
+            /* not in the table at all: no loop opens or holds it */
+            oh_node_append(t->st[t->depth].node, seg);
+            return 6;
+        }
+        uint64_t bit = 1ull << (ti % 64);
+        for (int d = t->depth; d >= 0; d--) {
+            int scope = d ? (int)(t->st[d].def - sc->loops) + 1 : 0;
+            int c = cs->child[scope][ti];
+            if (c) {
+                t->depth = d;
+                push(t, &sc->loops[c - 1], seg, NULL);
+                return 0;
+            }
+            if (cs->member[scope][ti / 64] & bit) {
+                t->depth = d;
+                oh_node_append(t->st[d].node, seg);
+                return 0;
+            }
+        }
+        oh_node_append(t->st[t->depth].node, seg);
+        return 2;
+    }
     for (int d = t->depth; d >= 0; d--) {
         const char *name = d ? t->st[d].def->name : "";
         const struct edi_loopdef *c = child_loop(sc, name, id);
@@ -527,31 +828,72 @@ const char *edi_key2(unsigned pos, char buf[12])
     return buf;
 }
 
+/* A string node for plain text (see plain_text): what scalar() makes of it,
+ * with the same allocations in the same order (text, then node), so the
+ * arena fills and reaches its limit exactly as on the general path. */
+static struct oh_node *plain_node(struct oh_arena *a, const char *p, size_t n)
+{
+    char *s = oh_arena_try_alloc(a, n + 1);
+    if (!s)
+        return NULL;
+    memcpy(s, p, n);
+    s[n] = '\0';
+    struct oh_node *node = oh_arena_try_alloc(a, sizeof(*node));
+    if (!node)
+        return NULL;
+    *node = (struct oh_node){.type = OH_NODE_STRING, .s = s, .len = (uint32_t)n};
+    return node;
+}
+
 struct oh_node *edi_seg_node(struct oh_arena *a, const struct edi_slice *el, size_t nel,
                              char comp, char rep, char rel, uint64_t skip, uint32_t segpos,
                              int *flags)
 {
-    struct oh_node *seg = oh_node_new(a, OH_NODE_OBJECT);
-    if (!seg || oh_node_set_key(a, seg, el[0].p, el[0].n) < 0)
+    struct oh_node *seg = oh_arena_try_alloc(a, sizeof(*seg));
+    if (!seg)
         return NULL;
-    seg->col = segpos;
+    *seg = (struct oh_node){.type = OH_NODE_OBJECT, .col = segpos};
+    char *key = oh_arena_try_alloc(a, el[0].n + 1);
+    if (!key)
+        return NULL;
+    if (el[0].n)
+        memcpy(key, el[0].p, el[0].n);
+    key[el[0].n] = '\0';
+    seg->key = key;
+    seg->key_len = (uint32_t)el[0].n;
+    /* Elements are usually consecutive slices of one segment: one look at
+     * the whole span tells whether every element is plain text. */
+    int all_plain = 0;
+    if (nel > 1) {
+        const char *b = el[1].p, *e = el[1].p + el[1].n;
+        size_t i = 2;
+        for (; i < nel && el[i].p == e + 1; i++)
+            e = el[i].p + el[i].n;
+        all_plain = i == nel && plain_text(b, (size_t)(e - b), comp, rep, rel);
+    }
     for (size_t i = 1; i < nel; i++) {
         if (!el[i].n || (i < 64 && (skip >> i) & 1))
             continue;
-        int empty;
-        struct oh_node *v = edi_elem_node(a, el[i].p, el[i].n, comp, rep, rel, &empty, flags);
-        if (empty)
-            continue;
-        if (!v)
-            return NULL;
-        char kb[12];
-        const char *k = edi_key2((unsigned)i, kb);
-        if (k == kb) {
-            if (oh_node_set_key(a, v, kb, strlen(kb)) < 0)
+        struct oh_node *v;
+        if (all_plain || plain_text(el[i].p, el[i].n, comp, rep, rel)) {
+            if (!(v = plain_node(a, el[i].p, el[i].n)))
                 return NULL;
         } else {
-            v->key = k;
+            int empty;
+            v = edi_elem_node(a, el[i].p, el[i].n, comp, rep, rel, &empty, flags);
+            if (empty)
+                continue;
+            if (!v)
+                return NULL;
+        }
+        if (i < 100) {
+            v->key = K2[i];
             v->key_len = 2;
+        } else {
+            char kb[12];
+            int kl = snprintf(kb, sizeof(kb), "%zu", i);
+            if (oh_node_set_key(a, v, kb, (size_t)kl) < 0)
+                return NULL;
         }
         oh_node_append(seg, v);
     }

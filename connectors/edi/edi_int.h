@@ -82,11 +82,41 @@ const struct edi_elemrule *edi_rules_for(enum oh_edi_syntax syntax, const char *
 /* 0 OK, 1 too long, 2 not a number. */
 int edi_rule_check(const struct edi_elemrule *r, const char *v, size_t n, char dec);
 
+/* Element rules by segment id, cached per parse: a small table keyed by the
+ * id (ids of 1-3 bytes; longer ones are looked up every time). */
+#define EDI_RCACHE_SLOTS 64
+struct edi_rcache {
+    enum oh_edi_syntax syntax;
+    uint32_t code[EDI_RCACHE_SLOTS]; /* 0 = empty slot */
+    const struct edi_elemrule *r[EDI_RCACHE_SLOTS];
+};
+void edi_rcache_init(struct edi_rcache *c, enum oh_edi_syntax syntax);
+/* Same answer as edi_rules_for(c->syntax, seg, n). */
+const struct edi_elemrule *edi_rules_cached(struct edi_rcache *c, const char *seg, size_t n);
+/* 1-3 byte segment id packed in an integer (0 for other lengths): ids
+ * compare as one integer compare. */
+static inline uint32_t edi_tag_code(const char *s, size_t n)
+{
+    if (n == 0 || n > 3)
+        return 0;
+    uint32_t c = (uint32_t)n << 24 | (uint32_t)(unsigned char)s[0];
+    if (n > 1)
+        c |= (uint32_t)(unsigned char)s[1] << 8;
+    if (n > 2)
+        c |= (uint32_t)(unsigned char)s[2] << 16;
+    return c;
+}
+#define EDI_TAG2(a, b) ((uint32_t)2 << 24 | (uint32_t)(b) << 8 | (uint32_t)(a))
+#define EDI_TAG3(a, b, c) ((uint32_t)3 << 24 | (uint32_t)(c) << 16 | (uint32_t)(b) << 8 | (uint32_t)(a))
+
 #define EDI_MAX_DEPTH 24
+
+struct edi_cschema; /* a loop table compiled to lookups (edi_common.c) */
 
 struct edi_tree {
     struct oh_arena *a;
     const struct edi_schema *sc;
+    const struct edi_cschema *cs; /* NULL: the table is read as text */
     int depth;
     struct {
         const struct edi_loopdef *def; /* NULL at depth 0 */
@@ -112,6 +142,10 @@ struct edi_slice {
     const char *p;
     size_t n;
 };
+
+/* Splits s[0..n) at sep into el (at most max kept); returns the number of
+ * pieces (which may exceed max). */
+size_t edi_split(const char *s, size_t n, char sep, struct edi_slice *el, size_t max);
 
 /* Element/component/repetition to node. rel: release char or 0 (then no
  * unescaping). Returns NULL past the arena limit; *empty set when the

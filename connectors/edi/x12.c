@@ -10,6 +10,13 @@
  * SE01/SE02, GE01/GE02, IEA01/IEA02, ISA element widths, and missing or
  * stray envelope segments; every problem is collected in the report.
  *
+ * Speed: segment ends and line breaks are found with memchr (the next line
+ * break is remembered, so a file with one segment per line is searched for
+ * them once), elements are split a word at a time, envelope segments are
+ * told apart by their id as one integer, element rules are looked up in a
+ * per-parse cache and loop tables are compiled (edi_common.c). Elements are
+ * slices of the input until a tree needs them.
+ *
  * Promises: never reads outside [data, data+len); memory grows only with the
  * current set's tree (arena), the longest segment (bounded by
  * max_segment) and the report; when the callback resets the arena between
@@ -22,6 +29,13 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* What is known about one byte value ahead: none in [from, lim) and, when
+ * found, d[lim] is one (from only grows; segments come in order). */
+struct look {
+    size_t lim;
+    int found;
+};
 
 struct x12p {
     const char *d;
@@ -43,8 +57,12 @@ struct x12p {
 
     char *buf;
     size_t cap;
+    struct look cr, lf; /* where the next '\r' / '\n' is */
     struct edi_slice el[EDI_MAX_ELEMS];
     size_t nel;
+    uint32_t tag; /* el[0] as edi_tag_code */
+    struct edi_rcache rules;
+    const char *loop_shown; /* the trigger last copied into loc.loop_id */
 
     int in_ichg, in_group, in_set, skip_to_group;
     char *isa_txt, *gs_txt;
@@ -85,11 +103,6 @@ static int el_is(const struct edi_slice *s, const char *lit)
     return s->n == n && memcmp(s->p, lit, n) == 0;
 }
 
-static int slice_eq(const struct edi_slice *s, const char *str)
-{
-    return el_is(s, str);
-}
-
 /* Element i of the current segment, or an empty slice. */
 static struct edi_slice E(const struct x12p *p, size_t i)
 {
@@ -108,18 +121,7 @@ static void trimcopy(char *dst, size_t cap, struct edi_slice s)
 
 static size_t split(const char *s, size_t n, char sep, struct edi_slice *el, size_t max)
 {
-    size_t k = 0, start = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i == n || s[i] == sep) {
-            if (k < max) {
-                el[k].p = s + start;
-                el[k].n = i - start;
-            }
-            k++;
-            start = i + 1;
-        }
-    }
-    return k;
+    return edi_split(s, n, sep, el, max);
 }
 
 /* Control numbers of type N0 (GS06, ISA13) are numbers: "3438" names the
@@ -213,11 +215,12 @@ static void close_set(struct x12p *p)
     p->loc.set = 0;
     p->loc.scn[0] = '\0';
     p->loc.loop_id[0] = '\0';
+    p->loop_shown = NULL;
 }
 
 static void check_rules(struct x12p *p)
 {
-    const struct edi_elemrule *r = edi_rules_for(OH_EDI_X12, p->el[0].p, p->el[0].n);
+    const struct edi_elemrule *r = edi_rules_cached(&p->rules, p->el[0].p, p->el[0].n);
     for (; r && r->seg && el_is(&p->el[0], r->seg); r++) {
         struct edi_slice v = E(p, r->elem);
         int bad = edi_rule_check(r, v.p, v.n, 0);
@@ -247,15 +250,19 @@ static void add_to_set(struct x12p *p)
         return;
     }
     char hl[16] = "", parent[16] = "";
-    if (el_is(&p->el[0], "HL")) {
+    int is_hl = p->tag == EDI_TAG2('H', 'L');
+    if (is_hl) {
         trimcopy(hl, sizeof(hl), E(p, 1));
         trimcopy(parent, sizeof(parent), E(p, 2));
     }
     int rc = edi_tree_add(&p->tree, seg, seg->key, hl, parent);
-    edi_copy(p->loc.loop_id, sizeof(p->loc.loop_id), edi_tree_loop(&p->tree),
-             strlen(edi_tree_loop(&p->tree)));
+    const char *lp = edi_tree_loop(&p->tree);
+    if (lp != p->loop_shown) {
+        edi_copy(p->loc.loop_id, sizeof(p->loc.loop_id), lp, strlen(lp));
+        p->loop_shown = lp;
+    }
     check_rules(p);
-    if (rc == 2 && el_is(&p->el[0], "HL")) {
+    if (rc == 2 && is_hl) {
         ERR(p, OH_EDI_WARNING, "HL02", 2, C(2, 0, 5, 0, 0),
             "HL02 names parent %s, which is not an open HL level; nested at the top", parent);
         p->set_nwarn_codes++;
@@ -622,30 +629,50 @@ static const char *find_term(struct x12p *p, const char *s, const char *end)
     return memmem(s, (size_t)(end - s), p->term, p->tlen);
 }
 
+/* Whether c occurs in d[start, end). The search looks up to 64 KiB ahead and
+ * remembers what it saw, so each byte is searched for c about once (and no
+ * page far ahead of the parser is touched). */
+static int has_byte(const struct x12p *p, struct look *k, char c, size_t start, size_t end)
+{
+    if (start <= k->lim && (end <= k->lim || k->found))
+        return k->found && k->lim < end;
+    size_t from = start > k->lim ? start : k->lim;
+    size_t to = from + (64u << 10);
+    if (to < end)
+        to = end;
+    if (to > p->len)
+        to = p->len;
+    const char *q = memchr(p->d + from, c, to - from);
+    k->lim = q ? (size_t)(q - p->d) : to;
+    k->found = q != NULL;
+    return k->found && k->lim < end;
+}
+
 static void dispatch(struct x12p *p, size_t seg_off)
 {
     const struct edi_slice *id = &p->el[0];
     edi_copy(p->loc.seg_id, sizeof(p->loc.seg_id), id->p, id->n);
+    p->tag = edi_tag_code(id->p, id->n);
 
-    if (slice_eq(id, "GS")) {
+    if (p->tag == EDI_TAG2('G', 'S')) {
         p->loc.seg_pos = 0;
         seg_gs(p);
         p->skip_to_group = 0;
         return;
     }
-    if (slice_eq(id, "GE")) {
+    if (p->tag == EDI_TAG2('G', 'E')) {
         p->loc.seg_pos = 0;
         seg_ge(p);
         p->skip_to_group = 0;
         return;
     }
-    if (slice_eq(id, "IEA")) {
+    if (p->tag == EDI_TAG3('I', 'E', 'A')) {
         p->loc.seg_pos = 0;
         seg_iea(p);
         p->skip_to_group = 0;
         return;
     }
-    if (slice_eq(id, "ST")) {
+    if (p->tag == EDI_TAG2('S', 'T')) {
         if (p->in_set)
             missing_se(p, "ST");
         if (!p->in_group) {
@@ -665,7 +692,7 @@ static void dispatch(struct x12p *p, size_t seg_off)
                 "ST02 '%s' must be 4 to 9 characters", p->st02);
         return;
     }
-    if (slice_eq(id, "SE")) {
+    if (p->tag == EDI_TAG2('S', 'E')) {
         if (!p->in_set) {
             p->loc.seg_pos = 0;
             if (!p->skip_to_group)
@@ -698,14 +725,15 @@ static int run(struct x12p *p)
     while (p->pos < p->len && !p->stop) {
         const char *d = p->d;
         /* between segments: line breaks, blanks, stray terminators */
+        int stray = p->in_ichg && p->tlen == 1 ? (unsigned char)p->term[0] : -1;
         while (p->pos < p->len &&
                (is_crlf(d[p->pos]) || d[p->pos] == ' ' || d[p->pos] == '\t' ||
-                (p->in_ichg && p->tlen == 1 && d[p->pos] == p->term[0])))
+                (unsigned char)d[p->pos] == stray))
             p->pos++;
         if (p->pos >= p->len)
             break;
-        if (p->len - p->pos >= 4 && memcmp(d + p->pos, "ISA", 3) == 0 &&
-            !isalnum((unsigned char)d[p->pos + 3])) {
+        if (d[p->pos] == 'I' && p->len - p->pos >= 4 && d[p->pos + 1] == 'S' &&
+            d[p->pos + 2] == 'A' && !isalnum((unsigned char)d[p->pos + 3])) {
             if (parse_isa(p) < 0)
                 return 0;
             continue;
@@ -730,7 +758,8 @@ static int run(struct x12p *p)
                 n, p->max_seg);
             continue;
         }
-        if ((p->strip1 && memchr(s, p->strip1, n)) || (p->strip2 && memchr(s, p->strip2, n))) {
+        if ((p->strip1 && has_byte(p, &p->cr, '\r', start, end)) ||
+            (p->strip2 && has_byte(p, &p->lf, '\n', start, end))) {
             if (n > p->cap) {
                 free(p->buf);
                 p->cap = n < 4096 ? 4096 : n;
@@ -781,6 +810,7 @@ int oh_x12_parse(const char *data, size_t len, const struct oh_edi_parse_opts *o
     p.d = data;
     p.len = len;
     p.loc.syntax = OH_EDI_X12;
+    edi_rcache_init(&p.rules, OH_EDI_X12);
     if (!a && !p.o->no_tree)
         return oh_err_set(err, OH_EINVAL, "x12: an arena is needed to build trees");
     if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
