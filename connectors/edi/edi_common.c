@@ -19,6 +19,9 @@
 
 #include "arena.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -62,16 +65,37 @@ void edi_rcache_init(struct edi_rcache *c, enum oh_edi_syntax syntax)
     c->syntax = syntax;
 }
 
-const struct edi_elemrule *edi_rules_cached(struct edi_rcache *c, const char *seg, size_t n)
+/* The rules from r on that name segment seg (r's run), and the highest
+ * element they read. */
+static size_t rules_run(const struct edi_elemrule *r, const char *seg, size_t n, unsigned *maxel)
+{
+    size_t k = 0;
+    *maxel = 0;
+    for (; r && r[k].seg && strlen(r[k].seg) == n && memcmp(r[k].seg, seg, n) == 0; k++)
+        if (r[k].elem > *maxel)
+            *maxel = r[k].elem;
+    return k;
+}
+
+const struct edi_elemrule *edi_rules_cached(struct edi_rcache *c, const char *seg, size_t n,
+                                            size_t *nrules, unsigned *maxel)
 {
     uint32_t code = edi_tag_code(seg, n);
-    if (!code)
-        return edi_rules_for(c->syntax, seg, n);
+    if (!code) {
+        const struct edi_elemrule *r = edi_rules_for(c->syntax, seg, n);
+        *nrules = rules_run(r, seg, n, maxel);
+        return r;
+    }
     unsigned h = (unsigned)((code * 2654435761u) >> 26) & (EDI_RCACHE_SLOTS - 1);
     if (c->code[h] != code) {
+        unsigned m;
         c->code[h] = code;
         c->r[h] = edi_rules_for(c->syntax, seg, n);
+        c->nr[h] = (uint16_t)rules_run(c->r[h], seg, n, &m);
+        c->maxel[h] = m;
     }
+    *nrules = c->nr[h];
+    *maxel = c->maxel[h];
     return c->r[h];
 }
 
@@ -103,6 +127,40 @@ static inline uint64_t load64(const char *p)
 size_t edi_split(const char *s, size_t n, char sep, struct edi_slice *el, size_t max)
 {
     size_t k = 0, start = 0, i = 0;
+#if defined(__SSE2__)
+    if (n >= 16) {
+        const __m128i vs = _mm_set1_epi8(sep);
+        for (;; i += 16) {
+            unsigned m;
+            size_t base = i;
+            if (i + 16 <= n) {
+                m = (unsigned)_mm_movemask_epi8(
+                    _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + i)), vs));
+            } else if (i < n) {
+                /* the last 16 bytes, keeping only those not looked at yet */
+                base = n - 16;
+                m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                        _mm_loadu_si128((const __m128i *)(const void *)(s + base)), vs)) &
+                    (0xFFFFu << (16 - (n - i)));
+            } else {
+                break;
+            }
+            while (m) {
+                size_t j = base + (size_t)__builtin_ctz(m);
+                if (k < max) {
+                    el[k].p = s + start;
+                    el[k].n = j - start;
+                }
+                k++;
+                start = j + 1;
+                m &= m - 1;
+            }
+            if (base != i)
+                break;
+        }
+        i = n;
+    }
+#endif
 #if EDI_SWAR
     uint64_t pat = ONES * (unsigned char)sep;
     for (; i + 8 <= n; i += 8) {
@@ -117,6 +175,21 @@ size_t edi_split(const char *s, size_t n, char sep, struct edi_slice *el, size_t
             start = j + 1;
             m &= m - 1;
         }
+    }
+    if (i < n && n >= 8) {
+        /* the last 8 bytes, keeping only the n - i not looked at yet */
+        uint64_t m = zero_bytes(load64(s + n - 8) ^ pat) & (~0ull << (8 * (8 - (n - i))));
+        while (m) {
+            size_t j = n - 8 + ((size_t)__builtin_ctzll(m) >> 3);
+            if (k < max) {
+                el[k].p = s + start;
+                el[k].n = j - start;
+            }
+            k++;
+            start = j + 1;
+            m &= m - 1;
+        }
+        i = n;
     }
 #endif
     for (; i < n; i++) {
@@ -136,11 +209,45 @@ size_t edi_split(const char *s, size_t n, char sep, struct edi_slice *el, size_t
     return k + 1;
 }
 
+size_t edi_split_upto(const char *s, size_t n, char sep, struct edi_slice *el, size_t want)
+{
+    size_t k = 0, start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == sep) {
+            el[k].p = s + start;
+            el[k].n = i - start;
+            start = i + 1;
+            if (++k == want)
+                return k;
+        }
+    }
+    el[k].p = s + start;
+    el[k].n = n - start;
+    return k + 1;
+}
+
 /* 1 when s[0..n) holds none of comp, rep, rel (0 = none) and no byte >= 0x80:
  * such text is its own string node. */
 static int plain_text(const char *s, size_t n, char comp, char rep, char rel)
 {
     size_t i = 0;
+#if defined(__SSE2__)
+    if (n >= 16) {
+        const __m128i vc = _mm_set1_epi8(comp ? comp : (char)0x80);
+        const __m128i vr = _mm_set1_epi8(rep ? rep : (char)0x80);
+        const __m128i vl = _mm_set1_epi8(rel ? rel : (char)0x80);
+        for (;; i += 16) {
+            const char *q = i + 16 <= n ? s + i : s + n - 16; /* the last block overlaps */
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+            __m128i m = _mm_or_si128(_mm_or_si128(v, _mm_cmpeq_epi8(v, vc)),
+                                     _mm_or_si128(_mm_cmpeq_epi8(v, vr), _mm_cmpeq_epi8(v, vl)));
+            if (_mm_movemask_epi8(m))
+                return 0;
+            if (i + 16 >= n)
+                return 1;
+        }
+    }
+#endif
 #if EDI_SWAR
     /* an absent separator is replaced by a byte >= 0x80, which fails anyway */
     uint64_t pc = ONES * (unsigned char)(comp ? comp : '\x80');
@@ -150,6 +257,11 @@ static int plain_text(const char *s, size_t n, char comp, char rep, char rel)
         uint64_t x = load64(s + i);
         if ((x & HIGH) | zero_bytes(x ^ pc) | zero_bytes(x ^ pr) | zero_bytes(x ^ pl))
             return 0;
+    }
+    if (i < n && n >= 8) {
+        /* the last 8 bytes (some looked at twice: harmless here) */
+        uint64_t x = load64(s + n - 8);
+        return !((x & HIGH) | zero_bytes(x ^ pc) | zero_bytes(x ^ pr) | zero_bytes(x ^ pl));
     }
 #endif
     for (; i < n; i++) {
@@ -766,7 +878,13 @@ int edi_tree_add(struct edi_tree *t, struct oh_node *seg, const char *id, const 
     if (sc->hl && id[0] == 'H' && id[1] == 'L' && id[2] == '\0')
         return add_hl(t, seg, hl_id, hl_parent);
     const struct edi_cschema *cs = t->cs;
-    uint64_t code = cs ? id_code(id, strnlen(id, 8)) : 0;
+    uint64_t code = 0;
+    if (cs) {
+        size_t n = 0;
+        while (n < 8 && id[n])
+            n++;
+        code = id_code(id, n);
+    }
     if (code) {
         int ti = cs_find(cs, code);
         if (ti < 0) {
@@ -831,12 +949,31 @@ const char *edi_key2(unsigned pos, char buf[12])
 /* A string node for plain text (see plain_text): what scalar() makes of it,
  * with the same allocations in the same order (text, then node), so the
  * arena fills and reaches its limit exactly as on the general path. */
+/* memcpy for the short texts of elements (no library call). */
+static inline void copy_short(char *d, const char *s, size_t n)
+{
+#if EDI_SWAR
+    if (n >= 8 && n <= 16) {
+        uint64_t a = load64(s), b = load64(s + n - 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+        return;
+    }
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+        return;
+    }
+#endif
+    memcpy(d, s, n);
+}
+
 static struct oh_node *plain_node(struct oh_arena *a, const char *p, size_t n)
 {
     char *s = oh_arena_try_alloc(a, n + 1);
     if (!s)
         return NULL;
-    memcpy(s, p, n);
+    copy_short(s, p, n);
     s[n] = '\0';
     struct oh_node *node = oh_arena_try_alloc(a, sizeof(*node));
     if (!node)
@@ -856,8 +993,7 @@ struct oh_node *edi_seg_node(struct oh_arena *a, const struct edi_slice *el, siz
     char *key = oh_arena_try_alloc(a, el[0].n + 1);
     if (!key)
         return NULL;
-    if (el[0].n)
-        memcpy(key, el[0].p, el[0].n);
+    copy_short(key, el[0].p, el[0].n);
     key[el[0].n] = '\0';
     seg->key = key;
     seg->key_len = (uint32_t)el[0].n;
@@ -895,7 +1031,12 @@ struct oh_node *edi_seg_node(struct oh_arena *a, const struct edi_slice *el, siz
             if (oh_node_set_key(a, v, kb, (size_t)kl) < 0)
                 return NULL;
         }
-        oh_node_append(seg, v);
+        if (seg->last)
+            seg->last->next = v;
+        else
+            seg->first = v;
+        seg->last = v;
+        seg->count++;
     }
     return seg;
 }

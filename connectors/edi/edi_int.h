@@ -89,10 +89,15 @@ struct edi_rcache {
     enum oh_edi_syntax syntax;
     uint32_t code[EDI_RCACHE_SLOTS]; /* 0 = empty slot */
     const struct edi_elemrule *r[EDI_RCACHE_SLOTS];
+    uint16_t nr[EDI_RCACHE_SLOTS];
+    unsigned maxel[EDI_RCACHE_SLOTS];
 };
 void edi_rcache_init(struct edi_rcache *c, enum oh_edi_syntax syntax);
-/* Same answer as edi_rules_for(c->syntax, seg, n). */
-const struct edi_elemrule *edi_rules_cached(struct edi_rcache *c, const char *seg, size_t n);
+/* Same answer as edi_rules_for(c->syntax, seg, n); *nrules: how many rules
+ * from there on name seg (the run a caller walks), *maxel: the highest
+ * element they read (0 when none). */
+const struct edi_elemrule *edi_rules_cached(struct edi_rcache *c, const char *seg, size_t n,
+                                            size_t *nrules, unsigned *maxel);
 /* 1-3 byte segment id packed in an integer (0 for other lengths): ids
  * compare as one integer compare. */
 static inline uint32_t edi_tag_code(const char *s, size_t n)
@@ -146,6 +151,9 @@ struct edi_slice {
 /* Splits s[0..n) at sep into el (at most max kept); returns the number of
  * pieces (which may exceed max). */
 size_t edi_split(const char *s, size_t n, char sep, struct edi_slice *el, size_t max);
+/* The first want pieces only, each delimited as edi_split would: returns
+ * how many (fewer when s has fewer). */
+size_t edi_split_upto(const char *s, size_t n, char sep, struct edi_slice *el, size_t want);
 
 /* Element/component/repetition to node. rel: release char or 0 (then no
  * unescaping). Returns NULL past the arena limit; *empty set when the

@@ -97,12 +97,6 @@ static struct edi_codes C(int seg, int elem, int set, int group, int ichg)
     return c;
 }
 
-static int el_is(const struct edi_slice *s, const char *lit)
-{
-    size_t n = strlen(lit);
-    return s->n == n && memcmp(s->p, lit, n) == 0;
-}
-
 /* Element i of the current segment, or an empty slice. */
 static struct edi_slice E(const struct x12p *p, size_t i)
 {
@@ -220,8 +214,11 @@ static void close_set(struct x12p *p)
 
 static void check_rules(struct x12p *p)
 {
-    const struct edi_elemrule *r = edi_rules_cached(&p->rules, p->el[0].p, p->el[0].n);
-    for (; r && r->seg && el_is(&p->el[0], r->seg); r++) {
+    size_t nr;
+    unsigned maxel;
+    const struct edi_elemrule *r = edi_rules_cached(&p->rules, p->el[0].p, p->el[0].n, &nr,
+                                                    &maxel);
+    for (const struct edi_elemrule *end = r + nr; r != end; r++) {
         struct edi_slice v = E(p, r->elem);
         int bad = edi_rule_check(r, v.p, v.n, 0);
         if (!bad)
@@ -720,6 +717,43 @@ static void dispatch(struct x12p *p, size_t seg_off)
     ichg_err(p, "", 24, "segment %s outside a transaction set", p->loc.seg_id, "");
 }
 
+static int is_envelope(uint32_t tag)
+{
+    return tag == EDI_TAG2('G', 'S') || tag == EDI_TAG2('G', 'E') ||
+           tag == EDI_TAG3('I', 'E', 'A') || tag == EDI_TAG2('S', 'T') ||
+           tag == EDI_TAG2('S', 'E');
+}
+
+/* Validation only (no tree), inside a set: a segment other than the
+ * envelope's is read for its id and the elements its rules check, nothing
+ * else. Its element count needs no check: under EDI_MAX_ELEMS bytes it
+ * cannot have more elements. 0 when the segment needs the full split. */
+static int lazy_split(struct x12p *p, const char *s, size_t n)
+{
+    size_t tl = 0;
+    while (tl < n && tl < 4 && s[tl] != p->es)
+        tl++;
+    if (tl == 4) {
+        const char *q = memchr(s + 4, p->es, n - 4);
+        tl = q ? (size_t)(q - s) : n;
+    }
+    uint32_t tag = edi_tag_code(s, tl);
+    if (is_envelope(tag))
+        return 0;
+    size_t nr;
+    unsigned maxel;
+    (void)edi_rules_cached(&p->rules, s, tl, &nr, &maxel);
+    size_t want = nr ? (maxel + 1 < EDI_MAX_ELEMS ? maxel + 1 : EDI_MAX_ELEMS) : 1;
+    if (want == 1) {
+        p->el[0].p = s;
+        p->el[0].n = tl;
+        p->nel = 1;
+    } else {
+        p->nel = edi_split_upto(s, n, p->es, p->el, want);
+    }
+    return 1;
+}
+
 static int run(struct x12p *p)
 {
     while (p->pos < p->len && !p->stop) {
@@ -775,6 +809,10 @@ static int run(struct x12p *p)
         }
         if (!n)
             continue;
+        if (p->o->no_tree && p->in_set && n < EDI_MAX_ELEMS && lazy_split(p, s, n)) {
+            dispatch(p, start);
+            continue;
+        }
         p->nel = split(s, n, p->es, p->el, EDI_MAX_ELEMS);
         if (p->nel > EDI_MAX_ELEMS) {
             ERR(p, OH_EDI_ERROR, "", 0, C(0, 3, 5, 0, 0), "segment with %zu elements is over the limit of %d",
