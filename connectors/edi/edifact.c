@@ -40,6 +40,7 @@ struct efp {
     struct oh_edi_report *r;
     struct edi_loc loc;
     int stop;
+    struct edi_rcache rules;
 
     char es, cs, rel, rep, dec, term;
     int has_una;
@@ -302,8 +303,11 @@ static void close_msg(struct efp *p)
 
 static void check_rules(struct efp *p)
 {
-    const struct edi_elemrule *r = edi_rules_for(OH_EDI_EDIFACT, p->el[0].p, p->el[0].n);
-    for (; r && r->seg && el_is(&p->el[0], r->seg); r++) {
+    size_t nr;
+    unsigned maxel;
+    const struct edi_elemrule *r = edi_rules_cached(&p->rules, p->el[0].p, p->el[0].n, &nr,
+                                                    &maxel);
+    for (const struct edi_elemrule *end = r + nr; r != end; r++) {
         char v[64];
         struct edi_slice s = EC(p, r->elem, r->comp ? r->comp : 1);
         if (s.n >= sizeof(v))
@@ -733,6 +737,7 @@ int oh_edifact_parse(const char *data, size_t len, const struct oh_edi_parse_opt
     p.d = data;
     p.len = len;
     p.loc.syntax = OH_EDI_EDIFACT;
+    edi_rcache_init(&p.rules, OH_EDI_EDIFACT);
     p.cs = ':';
     p.es = '+';
     p.dec = '.';
