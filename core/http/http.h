@@ -8,8 +8,9 @@
  *     is 413 and the rest is never buffered;
  *   - handlers see the raw body bytes exactly as received (webhook
  *     signatures are computed over them);
- *   - POST /webhooks/<channel> and GET /healthz go to the handlers; any other
- *     path is 404, a known path with another method 405, both as JSON.
+ *   - POST /webhooks/<channel>, GET /healthz and GET /metrics go to the
+ *     handlers (/metrics is 404 without a metrics handler); any other path
+ *     is 404, a known path with another method 405, both as JSON.
  *
  * Client promises:
  *   - TLS peer and host verification are always on; there is no option to
@@ -78,6 +79,8 @@ struct oh_http_handlers {
     int (*webhook)(void *ud, const struct oh_http_req *rq, struct oh_http_resp *resp);
     /* GET /healthz: fill resp with the store/spool state JSON. */
     int (*health)(void *ud, const struct oh_http_req *rq, struct oh_http_resp *resp);
+    /* GET /metrics: fill resp (Prometheus text); NULL = 404. */
+    int (*metrics)(void *ud, const struct oh_http_req *rq, struct oh_http_resp *resp);
     void *ud;
 };
 

@@ -34,7 +34,7 @@ struct oh_http_server {
     int port;
 };
 
-enum route { R_NONE = 0, R_WEBHOOK, R_HEALTH };
+enum route { R_NONE = 0, R_WEBHOOK, R_HEALTH, R_METRICS };
 
 struct conn {
     enum route route;
@@ -281,6 +281,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
             c->route = R_HEALTH;
             if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
                 return send_simple(mc, 405, "healthz takes GET");
+        } else if (strcmp(url, "/metrics") == 0 && s->h.metrics) {
+            c->route = R_METRICS;
+            if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+                return send_simple(mc, 405, "metrics takes GET");
         } else {
             return send_simple(mc, 404, "no such endpoint");
         }
@@ -339,6 +343,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
             s->h.webhook(s->h.ud, &rq, &resp);
         else
             oh_http_resp_json(&resp, 404, "webhooks are not enabled");
+    } else if (c->route == R_METRICS) {
+        s->h.metrics(s->h.ud, &rq, &resp);
     } else {
         if (s->h.health)
             s->h.health(s->h.ud, &rq, &resp);

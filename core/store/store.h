@@ -143,6 +143,18 @@ int oh_store_cursor_set(struct oh_store *st, const char *channel, const char *na
 int oh_store_seen(struct oh_store *st, const char *channel, const char *key, int *seen,
                   struct oh_err *err);
 int oh_store_remember(struct oh_store *st, const char *channel, const char *key, struct oh_err *err);
+/* The same rows as oh_store_remember for each key, with one bulk statement
+ * in one transaction (store_seen.c): all committed on 0, none on failure. */
+struct oh_seen_key {
+    const char *channel, *key;
+};
+int oh_store_remember_many(struct oh_store *st, const struct oh_seen_key *keys, size_t n,
+                           struct oh_err *err);
+
+/* Counts for metrics in one query (store_stats.c): *out (caller's) is
+ * {"outbox": {STATE: N}, "documents": {STATUS: N}, "edi_acks_overdue": N},
+ * the last being sent interchanges whose acknowledgement is past due. */
+int oh_store_stats(struct oh_store *st, json_t **out, struct oh_err *err);
 
 /* Scale-out (DESIGN §3.6): a named lease held by owner until now + ttl_ms.
  * *got = 1 when owner holds it now (acquired, renewed or expired-and-taken). */
