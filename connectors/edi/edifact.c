@@ -307,7 +307,7 @@ static void check_rules(struct efp *p)
     unsigned maxel;
     const struct edi_elemrule *r = edi_rules_cached(&p->rules, p->el[0].p, p->el[0].n, &nr,
                                                     &maxel);
-    for (const struct edi_elemrule *end = r + nr; r != end; r++) {
+    for (const struct edi_elemrule *end = r ? r + nr : r; r != end; r++) {
         char v[64];
         struct edi_slice s = EC(p, r->elem, r->comp ? r->comp : 1);
         if (s.n >= sizeof(v))

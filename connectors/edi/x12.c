@@ -135,6 +135,23 @@ static int ctrl_eq(const char *a, const char *b)
 
 /* ---- sets ---- */
 
+/* "%d" of a non-negative ordinal (snprintf costs more than the rest of a
+ * small set's envelope); a negative one goes through snprintf. */
+static size_t utoa(char buf[12], int v)
+{
+    char t[12];
+    size_t n = 0, k = 0;
+    if (v < 0)
+        return (size_t)snprintf(buf, 12, "%d", v);
+    do
+        t[n++] = (char)('0' + v % 10);
+    while ((v /= 10) && n < sizeof(t));
+    while (n)
+        buf[k++] = t[--n];
+    buf[k] = '\0';
+    return k;
+}
+
 static struct oh_node *envelope_node(struct x12p *p)
 {
     struct oh_arena *a = p->a;
@@ -144,10 +161,9 @@ static struct oh_node *envelope_node(struct x12p *p)
     if (!env || oh_node_set_key(a, env, "_envelope", 9) < 0)
         return NULL;
     char o1[12], o2[12];
-    snprintf(o1, sizeof(o1), "%d", p->loc.ichg);
-    snprintf(o2, sizeof(o2), "%d", p->loc.group);
-    if (!oh_node_add(a, env, "interchange", OH_NODE_STRING, o1, strlen(o1)) ||
-        !oh_node_add(a, env, "group", OH_NODE_STRING, o2, strlen(o2)))
+    size_t n1 = utoa(o1, p->loc.ichg), n2 = utoa(o2, p->loc.group);
+    if (!oh_node_add(a, env, "interchange", OH_NODE_STRING, o1, n1) ||
+        !oh_node_add(a, env, "group", OH_NODE_STRING, o2, n2))
         return NULL;
     size_t n = split(p->isa_txt, p->isa_n, p->es, el, 40);
     uint64_t skip = (1u << 16) | (p->rs ? (1u << 11) : 0);
@@ -218,7 +234,7 @@ static void check_rules(struct x12p *p)
     unsigned maxel;
     const struct edi_elemrule *r = edi_rules_cached(&p->rules, p->el[0].p, p->el[0].n, &nr,
                                                     &maxel);
-    for (const struct edi_elemrule *end = r + nr; r != end; r++) {
+    for (const struct edi_elemrule *end = r ? r + nr : r; r != end; r++) {
         struct edi_slice v = E(p, r->elem);
         int bad = edi_rule_check(r, v.p, v.n, 0);
         if (!bad)
