@@ -17,7 +17,6 @@
  * repeated failures), which is why the channel also polls.
  */
 #include <ctype.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,18 +89,21 @@ int woo_webhook(struct oh_channel *ch, const struct oh_http_req *rq, struct oh_s
         return oh_err_set(err, OH_ETOOBIG, "woocommerce %s: webhook body over the limit", ch->name);
     }
     {
-        json_t *o = json_loadb(rq->body, rq->body_len, 0, NULL);
-        json_t *id = json_object_get(o, "id"), *mod = json_object_get(o, "date_modified_gmt");
-        if (!json_is_object(o) || !json_is_integer(id)) {
-            json_decref(o);
+        /* A check and two fields, without building a tree (json_peek.c). */
+        static const char *const keys[] = {"id", "date_modified_gmt"};
+        const char *v[2];
+        size_t vl[2];
+        long long oid;
+        char mod[160];
+
+        if (oh_json_peek(rq->body, rq->body_len, keys, 2, v, vl, NULL) < 0 ||
+            oh_json_peek_int(v[0], vl[0], &oid) < 0) {
             oh_http_resp_json(resp, 400, "body is not an order object");
             return oh_err_set(err, OH_EINVAL, "woocommerce %s: %s body is not an order", ch->name,
                               topic);
         }
-        if (json_is_string(mod))
-            woo_order_key(okey, sizeof(okey), (long long)json_integer_value(id),
-                          json_string_value(mod));
-        json_decref(o);
+        if (v[1] && oh_json_peek_str(v[1], vl[1], mod, sizeof(mod)) == 0)
+            woo_order_key(okey, sizeof(okey), oid, mod);
     }
     if (okey[0] && (rc = ch->ops->seen(ch, okey, &seen, err)) < 0)
         goto unavailable;

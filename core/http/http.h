@@ -215,4 +215,20 @@ int oh_json_each_element(const char *buf, size_t len, const char *key,
                          int (*cb)(const char *elem, size_t elen, void *ud), void *ud,
                          struct oh_err *err);
 
+/* Checks that buf is one well-formed JSON object — what json_loadb(buf,
+ * len, 0) accepts, see json_peek.c — and finds top-level values without
+ * building a tree: vals[i]/lens[i] receive the raw bytes of the value of
+ * keys[i] (the last one when repeated; keys compared as written, so a key
+ * spelled with escapes does not match), or NULL/0 when absent. Allocates
+ * nothing. 0, or OH_EINVAL with err set. */
+int oh_json_peek(const char *buf, size_t len, const char *const *keys, size_t nkeys,
+                 const char **vals, size_t *lens, struct oh_err *err);
+/* A value from oh_json_peek that is a JSON integer (no fraction or
+ * exponent) fitting a long long: 0, else OH_EINVAL. */
+int oh_json_peek_int(const char *v, size_t len, long long *out);
+/* A value from oh_json_peek that is a JSON string without NUL characters,
+ * unescaped into out (n bytes with the NUL): 0, OH_EINVAL (not a string),
+ * OH_ETOOBIG (does not fit). */
+int oh_json_peek_str(const char *v, size_t len, char *out, size_t n);
+
 #endif
