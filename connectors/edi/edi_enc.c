@@ -6,9 +6,18 @@
  * ordinals share one ISA/GS (UNB/UNG). Inside a set every member whose key
  * is a segment id is written as a segment: its "01".. members are the
  * elements (gaps are written empty), its other object members are the
- * segments nested in its loop, written after it. GE01/IEA01 (UNE 0060/UNZ
- * 0036) are always computed and GE02/IEA02 (UNE 0048/UNZ 0020) copied from
- * the headers; SE01/UNT 0074 are computed when counts is set.
+ * segments nested in its loop, written after it. A member that is a list of
+ * objects (what a mapping's `PO1[] = .lines[]` makes) is that segment
+ * repeated, once per element. GE01/IEA01 (UNE 0060/UNZ 0036) are always
+ * computed and GE02/IEA02 (UNE 0048/UNZ 0020) copied from the headers;
+ * SE01/UNT 0074 are computed when counts is set.
+ *
+ * Hierarchical levels: an X12 HL (EDIFACT CPS) without its id (HL01 / CPS
+ * 7164) gets the next number in the set, counting from 1 in the order the
+ * segments are written; one without a parent id (HL02 / 7166) that is nested
+ * in another HL (CPS) gets that one's id. So a mapping writes the hierarchy
+ * as nesting (`HL.HL.HL[] = .packages[]`) and the numbers follow; ids that
+ * are given are kept, and numbering continues after the highest one.
  *
  * X12 has no escape: a value holding a separator is an error. EDIFACT values
  * are escaped with the release character; UNA is written when the separators
@@ -27,6 +36,7 @@ struct enc {
     enum oh_edi_syntax syn;
     int counts, latin1, rep_ok;
     uint32_t segs;
+    unsigned long hl; /* the last HL / CPS id of the set */
     struct oh_err *err;
     const char *path; /* segment id, for messages */
 };
@@ -60,10 +70,21 @@ static int is_pos_key(const struct oh_node *n)
     return n->key && n->key_len <= 3 && edi_is_digits(n->key, n->key_len);
 }
 
+static int is_seg_id(const struct oh_node *n)
+{
+    return n->key && n->key_len >= 2 && n->key_len <= 3 && isupper((unsigned char)n->key[0]) &&
+           n->key[0] != '_';
+}
+
 static int is_seg_key(const struct oh_node *n)
 {
-    return n->type == OH_NODE_OBJECT && n->key && n->key_len >= 2 && n->key_len <= 3 &&
-           isupper((unsigned char)n->key[0]) && n->key[0] != '_';
+    return n->type == OH_NODE_OBJECT && is_seg_id(n);
+}
+
+/* A repeated segment: a list (of objects) under a segment id. */
+static int is_seg_list(const struct oh_node *n)
+{
+    return n->type == OH_NODE_ARRAY && is_seg_id(n);
 }
 
 static void end_seg(struct enc *e)
@@ -181,19 +202,82 @@ static int write_value(struct enc *e, const struct oh_node *v)
     return 0;
 }
 
-/* One segment and the segments of its loop. Elements come from "01".. */
-static int write_seg(struct enc *e, const struct oh_node *seg)
+/* The hierarchical segment of the syntax: X12 HL, EDIFACT CPS. */
+static int is_level(const struct enc *e, const char *id)
+{
+    return strcmp(id, e->syn == OH_EDI_X12 ? "HL" : "CPS") == 0;
+}
+
+static int write_seg(struct enc *e, const char *id, const struct oh_node *seg, const char *parent);
+
+/* The segments among seg's members (objects and lists of objects), except
+ * skip. */
+static int write_members(struct enc *e, const struct oh_node *seg, const struct oh_node *skip,
+                         const char *parent)
 {
     int rc;
-    char id[8];
-    edi_copy(id, sizeof(id), seg->key, seg->key_len);
-    e->path = id;
-    fwrite(seg->key, 1, seg->key_len, e->f);
-    unsigned last = 0;
     for (const struct oh_node *c = seg->first; c; c = c->next) {
-        if (!is_pos_key(c))
+        char id[8];
+        if (c == skip || is_pos_key(c) || !(is_seg_key(c) || is_seg_list(c)))
             continue;
-        unsigned k = (unsigned)atoi(c->key);
+        edi_copy(id, sizeof(id), c->key, c->key_len);
+        if (c->type == OH_NODE_OBJECT) {
+            if ((rc = write_seg(e, id, c, parent)) < 0)
+                return rc;
+            continue;
+        }
+        for (const struct oh_node *el = c->first; el; el = el->next) {
+            if (el->type != OH_NODE_OBJECT)
+                return oh_err_set(e->err, OH_EINVAL, "segment %s: a repeated segment must be an object",
+                                  id);
+            if ((rc = write_seg(e, id, el, parent)) < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* One segment and the segments of its loop. Elements come from "01"..;
+ * fill[1] and fill[2] are written at positions 1 and 2 when those are
+ * absent (computed HL/CPS ids). parent: the enclosing HL/CPS id. */
+static int write_seg(struct enc *e, const char *id, const struct oh_node *seg, const char *parent)
+{
+    int rc;
+    char own[24] = "", *fill[3] = {NULL, NULL, NULL};
+    const char *next_parent = parent;
+    unsigned last = 0;
+
+    if (is_level(e, id)) {
+        const struct oh_node *v1 = oh_node_get(seg, "01"), *v2 = oh_node_get(seg, "02");
+        if (v1 && oh_node_is_scalar(v1) && v1->s && v1->len) {
+            unsigned long given = strtoul(oh_node_str(v1), NULL, 10);
+            edi_copy(own, sizeof(own), v1->s, v1->len);
+            if (given > e->hl)
+                e->hl = given;
+        } else {
+            snprintf(own, sizeof(own), "%lu", ++e->hl);
+            fill[1] = own;
+        }
+        if (!v2 && parent && *parent)
+            fill[2] = (char *)parent;
+        next_parent = own;
+    }
+    e->path = id;
+    fputs(id, e->f);
+    for (const struct oh_node *c = seg->first;; c = c->next) {
+        unsigned k;
+        while (c && !is_pos_key(c))
+            c = c->next;
+        k = c ? (unsigned)atoi(c->key) : 1000;
+        for (unsigned p = last + 1; p <= 2 && p < k; p++)
+            if (fill[p]) {
+                for (; last < p; last++)
+                    fputc(e->s->elem, e->f);
+                if ((rc = write_text(e, fill[p], strlen(fill[p]))) < 0)
+                    return rc;
+            }
+        if (!c)
+            break;
         if (k <= last)
             return oh_err_set(e->err, OH_EINVAL, "segment %s: elements out of order", id);
         for (; last < k; last++)
@@ -202,10 +286,9 @@ static int write_seg(struct enc *e, const struct oh_node *seg)
             return rc;
     }
     end_seg(e);
-    for (const struct oh_node *c = seg->first; c; c = c->next)
-        if (!is_pos_key(c) && is_seg_key(c) && (rc = write_seg(e, c)) < 0)
-            return rc;
-    return 0;
+    rc = write_members(e, seg, NULL, next_parent);
+    e->path = id;
+    return rc;
 }
 
 /* Writes the set's segments; the trailer (SE/UNT) last, counted if asked. */
@@ -221,14 +304,11 @@ static int write_set(struct enc *e, const struct oh_node *set)
     if (!t && !e->counts)
         return oh_err_set(e->err, OH_EINVAL, "set without %s (and counts off)", tail);
     e->segs = 0;
-    for (const struct oh_node *c = set->first; c; c = c->next) {
-        if (c == t || !is_seg_key(c))
-            continue;
-        if ((rc = write_seg(e, c)) < 0)
-            return rc;
-    }
+    e->hl = 0;
+    if ((rc = write_members(e, set, t, NULL)) < 0)
+        return rc;
     if (!e->counts)
-        return write_seg(e, t);
+        return write_seg(e, tail, t, NULL);
     e->path = tail;
     fprintf(e->f, "%s%c%u%c", tail, e->s->elem, e->segs + 1, e->s->elem);
     if ((rc = write_scalar(e, oh_node_get(h, refkey))) < 0)
@@ -391,7 +471,7 @@ static int encode(const struct oh_node *root, const struct oh_edi_seps *seps, in
                 const struct oh_node *sx = oh_node_get(ihead, "01");
                 const char *sid =
                     oh_node_str(sx && sx->type == OH_NODE_OBJECT ? oh_node_get(sx, "1") : sx);
-                if ((rc = write_seg(&e, ihead)) < 0)
+                if ((rc = write_seg(&e, "UNB", ihead, NULL)) < 0)
                     return rc;
                 e.latin1 = strcmp(sid, "UNOC") == 0;
             }
@@ -404,7 +484,7 @@ static int encode(const struct oh_node *root, const struct oh_edi_seps *seps, in
             if (ghead) {
                 ngroups++;
                 any_ung = 1;
-                if ((rc = write_seg(&e, ghead)) < 0)
+                if ((rc = write_seg(&e, syn == OH_EDI_X12 ? "GS" : "UNG", ghead, NULL)) < 0)
                     return rc;
             }
         }
@@ -416,17 +496,20 @@ static int encode(const struct oh_node *root, const struct oh_edi_seps *seps, in
     }
     if (syn == OH_EDI_X12) {
         fprintf(f, "GE%c%d%c", seps->elem, nsets, seps->elem);
+        e.path = "GE";
         if ((rc = write_scalar(&e, oh_node_get(ghead, "06"))) < 0)
             return rc;
         end_seg(&e);
     } else if (ghead) {
         fprintf(f, "UNE%c%d%c", seps->elem, nsets, seps->elem);
+        e.path = "UNE";
         if ((rc = write_scalar(&e, oh_node_get(ghead, "05"))) < 0)
             return rc;
         end_seg(&e);
     }
     fprintf(f, "%s%c%d%c", syn == OH_EDI_X12 ? "IEA" : "UNZ", seps->elem,
             syn == OH_EDI_X12 || any_ung ? ngroups : nmsgs, seps->elem);
+    e.path = syn == OH_EDI_X12 ? "IEA" : "UNZ";
     if ((rc = write_scalar(&e, oh_node_get(ihead, syn == OH_EDI_X12 ? "13" : "05"))) < 0)
         return rc;
     end_seg(&e);

@@ -144,6 +144,17 @@ int oh_map_scalar_filter(struct map_ev *ev, const struct filter *f, const struct
         v->node = src;
         return 0;
     }
+    if (f->id == F_WHEN) {
+        struct val cond;
+        int rc = oh_map_eval(ev, f->args[0], cur, 0, &cond);
+        if (rc < 0)
+            return rc;
+        if (oh_map_val_empty(&cond)) {
+            oh_map_str_val(v, NULL, 0);
+            v->node = src;
+        }
+        return 0;
+    }
     if (f->id == F_LEN) { /* handled as a list filter */
         return 0;
     }
@@ -335,6 +346,33 @@ int oh_map_scalar_filter(struct map_ev *ev, const struct filter *f, const struct
         if (rc < 0)
             return oh_map_fail(ev, src, NULL, f->line, "\"%s\" / \"%s\" is out of range", a, b);
         oh_map_str_val(v, d, strlen(d));
+        v->node = src;
+        return 0;
+    }
+    case F_ADD: {
+        const char *sum;
+        if (oh_map_decimal(ev->a, s, n, -1, '.', &sum) < 0)
+            return oh_map_fail(ev, src, NULL, f->line, "\"%.*s\" is not a decimal number", (int)n, s);
+        for (size_t k = 0; k < f->nargs; k++) {
+            struct val av;
+            const char *t, *d;
+            size_t tl;
+            int rc;
+            if ((rc = oh_map_eval(ev, f->args[k], cur, 0, &av)) < 0)
+                return rc;
+            if (oh_map_val_empty(&av))
+                continue; /* nothing to add */
+            if (!(t = text(&av, &tl)))
+                return oh_map_fail(ev, av.node, NULL, f->line, "add: an object is not a number");
+            if (oh_map_decimal(ev->a, t, tl, -1, '.', &d) < 0)
+                return oh_map_fail(ev, av.node ? av.node : cur, NULL, f->line,
+                                   "\"%.*s\" is not a decimal number", (int)tl, t);
+            if (oh_map_decimal_add(ev->a, sum, d, &sum) < 0)
+                return oh_map_fail(ev, src, NULL, f->line, "\"%s\" + \"%s\" is out of range", sum, d);
+        }
+        oh_map_str_val(v, sum, strlen(sum));
+        if (!strchr(sum, '.'))
+            v->k = V_INT; /* a whole number stays a number, like len */
         v->node = src;
         return 0;
     }

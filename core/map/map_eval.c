@@ -252,6 +252,12 @@ int oh_map_eval_path(struct map_ev *ev, const struct path *pa, const struct oh_n
         oh_map_str_val(out, v, v ? strlen(v) : 0);
         return 0;
     }
+    case R_INDEX: {
+        const char *t = oh_arena_printf(ev->a, "%zu", ev->index);
+        oh_map_str_val(out, t, strlen(t));
+        out->k = V_INT;
+        return 0;
+    }
     case R_RECORD:
         start = ev->record;
         break;
@@ -486,6 +492,7 @@ static int run_repeated(struct map_ev *ev, const struct rule *r, const struct oh
     for (size_t i = 0; i < n; i++) {
         const struct oh_node *ctxn = items[i].node;
         struct oh_node *el;
+        size_t outer = ev->index;
         if (r->blk->n == 0) {
             if (!oh_map_val_empty(&items[i]))
                 oh_node_append(arr, val_node(ev, &items[i]));
@@ -498,7 +505,10 @@ static int run_repeated(struct map_ev *ev, const struct rule *r, const struct oh
             ctxn = tmp;
         }
         el = oh_node_append(arr, oh_node_new(ev->a, OH_NODE_OBJECT));
-        if ((rc = oh_map_run_block(ev, r->blk, ctxn, el)) < 0)
+        ev->index = i;
+        rc = oh_map_run_block(ev, r->blk, ctxn, el);
+        ev->index = outer;
+        if (rc < 0)
             return rc;
     }
     return 0;

@@ -29,6 +29,7 @@ static const struct filter_info filters[] = {
     {"substr", F_SUBSTR, 1, 2, 0},   {"replace", F_REPLACE, 2, 2, 0},
     {"cents", F_CENTS, 0, 0, 0},     {"country", F_COUNTRY, 0, 0, 0},
     {"neg", F_NEG, 0, 0, 0},         {"div", F_DIV, 1, 1, 0},
+    {"add", F_ADD, 1, -1, 0},        {"when", F_WHEN, 1, 1, 0},
 };
 
 const struct filter_info *oh_map_filter_info(const char *name, size_t len)
@@ -207,6 +208,38 @@ int oh_map_decimal_div(struct oh_arena *a, const char *x, const char *y, const c
             o[--l] = '\0';
         *out = oh_arena_strndup(a, o, l);
     }
+    return 0;
+}
+
+int oh_map_decimal_add(struct oh_arena *a, const char *x, const char *y, const char **out)
+{
+    __int128 n, m, q;
+    int sn, sm, sc, neg;
+    char buf[80], *o = buf + sizeof(buf) - 1;
+    int digits = 0;
+
+    if (scaled(x, &n, &sn) < 0 || scaled(y, &m, &sm) < 0)
+        return -1;
+    for (sc = sn; sc < sm; sc++)
+        n *= 10;
+    for (; sm < sc; sm++)
+        m *= 10;
+    q = n + m;
+    if (q > ((__int128)1 << 110) || q < -((__int128)1 << 110))
+        return -3;
+    neg = q < 0;
+    if (neg)
+        q = -q;
+    *o = '\0';
+    do {
+        *--o = (char)('0' + (int)(q % 10));
+        q /= 10;
+        if (++digits == sc)
+            *--o = '.';
+    } while (q > 0 || digits <= sc);
+    if (neg && strspn(o, "0.") != strlen(o))
+        *--o = '-';
+    *out = oh_arena_strdup(a, o);
     return 0;
 }
 

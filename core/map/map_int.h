@@ -33,7 +33,7 @@ struct step {
     size_t nconds;
 };
 
-enum root_kind { R_CUR, R_RECORD, R_ROOT, R_CHANNEL, R_DOC, R_ENV };
+enum root_kind { R_CUR, R_RECORD, R_ROOT, R_CHANNEL, R_DOC, R_ENV, R_INDEX };
 
 struct path {
     enum root_kind root;
@@ -62,7 +62,7 @@ struct expr {
 enum filter_id {
     F_STR, F_INT, F_DECIMAL, F_NUMBER, F_LOWER, F_UPPER, F_TRIM, F_REQUIRED, F_DEFAULT,
     F_LOOKUP, F_TIME, F_DATE, F_SPLIT, F_JOIN, F_FIRST, F_LAST, F_LEN, F_CONCAT, F_SUBSTR,
-    F_REPLACE, F_CENTS, F_COUNTRY, F_NEG, F_DIV,
+    F_REPLACE, F_CENTS, F_COUNTRY, F_NEG, F_DIV, F_ADD, F_WHEN,
 };
 
 struct table {
@@ -151,6 +151,9 @@ int oh_map_decimal(struct oh_arena *a, const char *s, size_t len, int places, ch
  * decimal dropped ("34.90" / "2" -> "17.45"). -1 on a bad number, -2 on
  * division by zero, -3 if too large. */
 int oh_map_decimal_div(struct oh_arena *a, const char *x, const char *y, const char **out);
+/* Exact x + y with the decimals of the longer one ("1.5" + "2.25" ->
+ * "3.75"). -1 on a bad number, -3 if too large. */
+int oh_map_decimal_add(struct oh_arena *a, const char *x, const char *y, const char **out);
 /* Country name, alpha-3 or alpha-2 code -> ISO 3166 alpha-2 in out; -1 if unknown. */
 int oh_map_country(const char *s, size_t len, char out[3]);
 /* ISO-8601 date-time (offsets, fractions, Z; a bare date is midnight UTC),
@@ -166,6 +169,7 @@ struct map_ev {
     const struct oh_map_ctx *ctx;
     const struct oh_node *doc;    /* document root, for paths in messages */
     const struct oh_node *record; /* $record */
+    size_t index;                 /* $index: position in the innermost repeated block */
     struct oh_err *err;           /* the current record's rejection */
 };
 

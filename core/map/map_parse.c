@@ -227,6 +227,12 @@ static int path(struct ps *p, struct path *pa)
             pa->root = R_RECORD;
         else if (wl == 4 && memcmp(w, "root", 4) == 0)
             pa->root = R_ROOT;
+        else if (wl == 5 && memcmp(w, "index", 5) == 0) {
+            pa->root = R_INDEX;
+            if (peek(p) == '.' || peek(p) == '[')
+                return perr(p, p->i, "$index is a number: nothing may follow it");
+            return 0;
+        }
         else if ((wl == 7 && memcmp(w, "channel", 7) == 0) || (wl == 3 && memcmp(w, "doc", 3) == 0) ||
                  (wl == 3 && memcmp(w, "env", 3) == 0)) {
             const char *v;
@@ -381,7 +387,9 @@ static int filter(struct ps *p, struct filter *f)
         } else {
             for (;;) {
                 struct expr *a;
-                if ((rc = primary(p, &a, 1)) < 0)
+                ws(p);
+                /* a path argument may be a whole expression: add(.a | len) */
+                if ((rc = strchr(".$(", peek(p)) && peek(p) ? expr(p, &a) : primary(p, &a, 1)) < 0)
                     return rc;
                 f->args = grow(p->a, f->args, f->nargs, &acap, sizeof(*f->args));
                 f->args[f->nargs++] = a;
@@ -442,6 +450,8 @@ static int filter(struct ps *p, struct filter *f)
             break;
         case F_DEFAULT:
         case F_DIV:
+        case F_ADD:
+        case F_WHEN:
         case F_CONCAT:
             if (a->k == E_WORD)
                 return perr(p, (size_t)col, "%s needs a \"string\", a number or a path, not %s",
@@ -755,12 +765,10 @@ static int rule(struct ps *p, size_t st)
     }
     r.t += from;
     r.nt -= from;
-    if (r.t[r.nt - 1].arr) {
-        for (size_t k = 0; k < b->n; k++)
-            if (b->rules[k].blk && same_steps(b->rules[k].t, b->rules[k].nt, r.t, r.nt))
-                return perr(p, st, "%s is declared twice", r.target_text);
+    /* A block declared again appends its elements to the same list; the
+     * field rules that follow belong to the latest declaration. */
+    if (r.t[r.nt - 1].arr)
         r.blk = oh_arena_alloc(p->a, sizeof(*r.blk));
-    }
     b->rules = grow(p->a, b->rules, b->n, &b->cap, sizeof(*b->rules));
     b->rules[b->n++] = r;
     return 0;

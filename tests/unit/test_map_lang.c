@@ -74,7 +74,10 @@ static void test_compile_errors(void **state)
         {HDR "number = .x | bogus\n", "t/test.map:3:15: unknown filter bogus"},
         {HDR "number = .x | lookup(nope)\n", "t/test.map:3:22: unknown table nope"},
         {HDR "lines[].sku = .sku\n", "t/test.map:3:1: lines[].sku: its repeated block is not declared; add a rule like `lines[] = .items[]`"},
-        {HDR "lines[] = .a[]\nlines[] = .b[]\n", "t/test.map:4:1: lines[] is declared twice"},
+        {HDR "number = $index.x\n", "t/test.map:3:16: $index is a number: nothing may follow it"},
+        {HDR "number = .x | add()\n", "t/test.map:3:15: add takes at least 1 argument"},
+        {HDR "number = .x | when(.a, .b)\n", "t/test.map:3:15: when takes 1 argument"},
+        {HDR "number = .x | when(foo)\n", "t/test.map:3:20: when needs a \"string\", a number or a path, not foo"},
         {"from nope\nto order\n", "t/test.map:1:6: unknown format or kind nope"},
         {"from csv delimiter=xx\nto order\n", "t/test.map:1:6: csv: delimiter must be one character or tab"},
         {"from csv bogus=1\nto order\n", "t/test.map:1:6: csv: unknown option bogus"},
@@ -298,6 +301,54 @@ static void test_repeated_blocks(void **state)
           "[{\"channel\":\"test-ch\",\"tags\":[\"x\",\"y\"]}]");
 }
 
+/* $index, add, when and a block declared twice: what outbound EDI mappings
+ * need for hierarchical levels, counts and conditional segments. */
+static void test_index_add_when(void **state)
+{
+    const char *doc = "{\"a\":[{\"v\":\"x\"},{\"v\":\"y\"},{\"v\":\"z\"}],\"b\":[{\"v\":\"q\"}],"
+                      "\"n\":\"2.5\",\"m\":\"-0.75\",\"t\":\"T1\"}";
+    struct oh_err err = {0};
+    (void)state;
+    /* $index counts from 0 in the innermost block; add does exact sums */
+    check(mt_run("from json\nto json\n"
+                 "i = $index\n"
+                 "l[] = .a[]\nl[].v = .v\nl[].no = $index | add(1)\n"
+                 "l[].in[] = $root.b[]\nl[].in[].at = $index\n"
+                 "l[].after = $index\n",
+                 doc),
+          "[{\"i\":0,\"l\":[{\"v\":\"x\",\"no\":1,\"in\":[{\"at\":0}],\"after\":0},"
+          "{\"v\":\"y\",\"no\":2,\"in\":[{\"at\":0}],\"after\":1},"
+          "{\"v\":\"z\",\"no\":3,\"in\":[{\"at\":0}],\"after\":2}]}]");
+    check(mt_run("from json\nto json\n"
+                 "s = .n | add(.m, 1, .missing)\n"
+                 "c = .a | len | add(2, (.b[] ?? .) | len)\n"
+                 "z = .m | add(\"0.75\")\n"
+                 "big = .n | add(\"99999999999999.995\")\n",
+                 doc),
+          "[{\"s\":\"2.75\",\"c\":6,\"z\":\"0.00\",\"big\":\"100000000000002.495\"}]");
+    check(mt_run("from json\nto json\nx = .t | add(1)\n", doc),
+          "[{\"$error\":\"$.t: \\\"T1\\\" is not a decimal number (t/test.map:3)\"}]");
+    check(mt_run("from json\nto json\nx = .n | add(.t)\n", doc),
+          "[{\"$error\":\"$.t: \\\"T1\\\" is not a decimal number (t/test.map:3)\"}]");
+    /* when: the value only if the condition is not empty */
+    check(mt_run("from json\nto json\n"
+                 "yes = \"CN\" | when(.t)\n"
+                 "no = \"CN\" | when(.missing)\n"
+                 "first[] = .a[]\n"
+                 "first[].sub[] = $root.b[] | when($index | lookup(zero))\n"
+                 "first[].sub[].v = .v\n"
+                 "table zero\n  0 => yes\n  * => \"\"\nend\n",
+                 doc),
+          "[{\"yes\":\"CN\",\"first\":[{\"sub\":[{\"v\":\"q\"}]},{\"sub\":[]},{\"sub\":[]}]}]");
+    /* a block declared again appends to the same list; its rules follow it */
+    check(mt_run("from json\nto json\n"
+                 "p[] = .b[]\np[].kind = \"B\"\np[].v = .v\n"
+                 "p[] = .a[]\np[].kind = \"A\"\n",
+                 doc),
+          "[{\"p\":[{\"kind\":\"B\",\"v\":\"q\"},{\"kind\":\"A\"},{\"kind\":\"A\"},{\"kind\":\"A\"}]}]");
+    (void)err;
+}
+
 static void test_channel_rules(void **state)
 {
     struct oh_map_ctx ctx = {0};
@@ -381,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_document_errors),
         cmocka_unit_test(test_group_by),
         cmocka_unit_test(test_repeated_blocks),
+        cmocka_unit_test(test_index_add_when),
         cmocka_unit_test(test_channel_rules),
         cmocka_unit_test(test_render),
     };
