@@ -37,6 +37,8 @@
  * store (ch->ops->edi_numbers: a retry sends the same numbers), re-encodes
  * with the partner's separators, and writes the file. Acknowledgements
  * (event `edi.ack`) arrive fully built and are written as they are.
+ * EDIFACT mappings also get `_edi.message_type`, the UNH S009 composite
+ * (`UNH.02 = ._edi.message_type`).
  * Overdue acknowledgements are looked for after each poll and logged
  * (`edi.ack_overdue`); the count is oh_edi_overdue_total().
  */
@@ -467,8 +469,22 @@ static json_t *envelope_json(const struct oh_edi_partner *p, const char *message
             json_object_set_new(unb, "11", json_string(p->test));
         env = json_pack("{s:o}", "UNB", unb);
     }
-    return json_pack("{s:o, s:s, s:s, s:s, s:s}", "envelope", env, "control", scn, "interchange",
-                     icn, "version", p->gs_version, "message", message ? message : "");
+    env = json_pack("{s:o, s:s, s:s, s:s, s:s}", "envelope", env, "control", scn, "interchange",
+                    icn, "version", p->gs_version, "message", message ? message : "");
+    if (p->standard == OH_EDI_EDIFACT) {
+        /* UNH S009 as a composite: message type, then the gs_version parts
+         * ("D:96A:UN" -> D, 96A, UN), so a mapping writes UNH.02 whole */
+        json_t *s009 = json_pack("{s:s}", "1", message ? message : "");
+        char ver[sizeof(p->gs_version)], key[16], *part, *save = NULL;
+        int k = 2;
+        snprintf(ver, sizeof(ver), "%s", p->gs_version);
+        for (part = strtok_r(ver, ":", &save); part && k <= 9; part = strtok_r(NULL, ":", &save)) {
+            snprintf(key, sizeof(key), "%d", k++);
+            json_object_set_new(s009, key, json_string(part));
+        }
+        json_object_set_new(env, "message_type", s009);
+    }
+    return env;
 }
 
 /* Re-encodes text with the partner's separators. */

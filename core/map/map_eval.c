@@ -43,7 +43,7 @@ static int match(const struct oh_node *n, const struct step *st)
         return 0;
     for (size_t i = 0; i < st->nconds; i++) {
         const struct oh_node *v = oh_node_getn(n, st->conds[i].key, st->conds[i].klen);
-        if (!v || !v->s || v->len != st->conds[i].vlen ||
+        if (!v || !v->s || !st->conds[i].val || v->len != st->conds[i].vlen ||
             memcmp(v->s, st->conds[i].val, v->len) != 0)
             return 0;
     }
@@ -222,6 +222,31 @@ int oh_map_fail(struct map_ev *ev, const struct oh_node *where, const char *suff
 /* --- evaluation ------------------------------------------------------------ */
 
 
+/* The steps of pa with every condition value that is a path read from cur
+ * (a value that is missing or not text matches nothing). */
+static const struct step *resolve(struct map_ev *ev, const struct path *pa, const struct oh_node *cur)
+{
+    struct step *st = oh_arena_alloc(ev->a, pa->nsteps * sizeof(*st));
+    memcpy(st, pa->steps, pa->nsteps * sizeof(*st));
+    for (size_t i = 0; i < pa->nsteps; i++) {
+        struct cond *c;
+        if (st[i].k != ST_FILTER)
+            continue;
+        c = oh_arena_alloc(ev->a, st[i].nconds * sizeof(*c));
+        memcpy(c, st[i].conds, st[i].nconds * sizeof(*c));
+        for (size_t k = 0; k < st[i].nconds; k++) {
+            struct val v;
+            if (!c[k].vpath)
+                continue;
+            oh_map_eval_path(ev, c[k].vpath, cur, 0, &v);
+            c[k].val = (v.k == V_STR || v.k == V_INT || v.k == V_NUM) ? v.s : NULL;
+            c[k].vlen = c[k].val ? v.len : 0;
+        }
+        st[i].conds = c;
+    }
+    return st;
+}
+
 int oh_map_eval_path(struct map_ev *ev, const struct path *pa, const struct oh_node *cur, int multi,
                      struct val *out)
 {
@@ -268,7 +293,7 @@ int oh_map_eval_path(struct map_ev *ev, const struct path *pa, const struct oh_n
         break;
     }
     if (start)
-        oh_map_walk(pa->steps, pa->nsteps, start, &s);
+        oh_map_walk(pa->dynamic ? resolve(ev, pa, cur) : pa->steps, pa->nsteps, start, &s);
     if (!multi) {
         const struct oh_node *n = s.n ? s.v[0] : NULL, *t;
         /* an XML element with attributes reads as its text in a scalar place */

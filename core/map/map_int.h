@@ -19,9 +19,12 @@ struct oh_arena;
 
 enum step_kind { ST_KEY, ST_EXPAND, ST_INDEX, ST_FILTER };
 
+struct path;
+
 struct cond {
-    const char *key, *val;
+    const char *key, *val; /* val NULL: matches nothing */
     size_t klen, vlen;
+    struct path *vpath;    /* the value is read from the current value: [line_no=.line_no] */
 };
 
 struct step {
@@ -40,6 +43,7 @@ struct path {
     const char *var; /* R_CHANNEL/R_DOC/R_ENV: the name after the dot */
     struct step *steps;
     size_t nsteps;
+    int dynamic; /* a condition value is a path */
 };
 
 enum expr_kind { E_PATH, E_LIT, E_WORD, E_ALT, E_PIPE };

@@ -146,7 +146,9 @@ static int add_step(struct ps *p, struct path *pa, size_t *cap, struct step st)
     return 0;
 }
 
-/* [] | [N] | [k=v, ...] */
+static int path(struct ps *p, struct path *pa);
+
+/* [] | [N] | [k=v, ...]; v may be a path read from the current value */
 static int bracket(struct ps *p, struct path *pa, size_t *cap)
 {
     struct step st = {0};
@@ -187,6 +189,11 @@ static int bracket(struct ps *p, struct path *pa, size_t *cap)
         if (peek(p) == '"') {
             if ((rc = qstring(p, &c.val, &c.vlen)) < 0)
                 return rc;
+        } else if (peek(p) == '.' || peek(p) == '$') {
+            c.vpath = oh_arena_alloc(p->a, sizeof(*c.vpath));
+            if ((rc = path(p, c.vpath)) < 0)
+                return rc;
+            pa->dynamic = 1;
         } else {
             size_t st0 = p->i;
             while (p->i < p->n && p->s[p->i] != ',' && p->s[p->i] != ']' && p->s[p->i] != ' ')

@@ -340,6 +340,16 @@ static void test_index_add_when(void **state)
                  "table zero\n  0 => yes\n  * => \"\"\nend\n",
                  doc),
           "[{\"yes\":\"CN\",\"first\":[{\"sub\":[{\"v\":\"q\"}]},{\"sub\":[]},{\"sub\":[]}]}]");
+    /* a condition value may be a path, read from the current value: a join */
+    check(mt_run("from json\nto json\n"
+                 "l[] = .ship[]\n"
+                 "l[].uom = $root.order[no=.no].uom ?? \"EA\"\n"
+                 "l[].twice = $root.order[no=.no, uom=.want].uom\n"
+                 "l[].byindex = $root.order[no=$index].uom\n",
+                 "{\"order\":[{\"no\":0,\"uom\":\"PK\"},{\"no\":1,\"uom\":\"EA\"},{\"no\":2,\"uom\":\"CA\"}],"
+                 "\"ship\":[{\"no\":2,\"want\":\"CA\"},{\"no\":7},{\"want\":\"EA\"}]}"),
+          "[{\"l\":[{\"uom\":\"CA\",\"twice\":\"CA\",\"byindex\":\"PK\"},"
+          "{\"uom\":\"EA\",\"byindex\":\"EA\"},{\"uom\":\"EA\",\"byindex\":\"CA\"}]}]");
     /* a block declared again appends to the same list; its rules follow it */
     check(mt_run("from json\nto json\n"
                  "p[] = .b[]\np[].kind = \"B\"\np[].v = .v\n"
