@@ -21,9 +21,11 @@
  *     running performs fsync(dir) for everyone waiting. A caller never
  *     returns 0 before a round that began after its rename succeeded.
  *   - Recycling: oh_spool_done renames a finished entry to tmp/f.<id> (up
- *     to SP_FREE_MAX of them) and the next enqueue or writer opens that
- *     file with O_TRUNC instead of creating one, so steady traffic reuses
- *     inodes instead of allocating and freeing one per entry.
+ *     to SP_FREE_MAX of them) and the next enqueue or writer writes over
+ *     that file from its start (then cuts the old tail) instead of creating
+ *     one, so steady traffic reuses inodes and blocks instead of allocating
+ *     and freeing them per entry. Data is made durable with fdatasync (the
+ *     bytes and the length), the name with the directory fsync.
  *
  * Not done here: the spool does not lock ROOT against a second daemon; two
  * processes may share it (claims are renames, S3) but oh_spool_recover must
@@ -162,9 +164,10 @@ int sp_tmp_take(struct oh_spool *sp, const char *prefix, char path[PATH_MAX], in
             break;
         if (sp_path(sp, SP_TMP, name, path, NULL) < 0)
             continue;
-        /* The old entry's bytes go with O_TRUNC; the header and payload
-         * written next are the whole file (S5). */
-        if ((*fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC)) >= 0)
+        /* Written over in place, not truncated: its blocks stay allocated
+         * (no allocation, no discard), and sp_sync_close cuts any tail of
+         * the old entry, so the file is exactly the new one (S5). */
+        if ((*fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
             return 0;
         unlink(path); /* whatever happened to it, it is not ours now */
     }
@@ -368,8 +371,19 @@ static int publish(struct oh_spool *sp, const char *tmppath, char id[OH_SPOOL_ID
 int sp_sync_close(int fd, const char *path, struct oh_err *err)
 {
     int fault = OH_FAULT("spool.fsync");
+    struct stat st;
+    off_t end = lseek(fd, 0, SEEK_CUR);
 
-    if (fault || fsync(fd) < 0) {
+    /* A recycled file was written over from its start: cut what is left
+     * of the old entry past the new end. */
+    if (end < 0 || fstat(fd, &st) < 0 || (st.st_size > end && ftruncate(fd, end) < 0)) {
+        int e = errno;
+        close(fd);
+        return oh_err_retry(err, OH_ERROR, "%s: cannot set its length: %s", path, strerror(e));
+    }
+    /* fdatasync: the data and what is needed to read it back (length,
+     * block map); the name is made durable by the directory fsync. */
+    if (fault || fdatasync(fd) < 0) {
         int e = fault ? EIO : errno;
         close(fd);
         return oh_err_retry(err, OH_ERROR, "%s: fsync failed: %s", path, strerror(e));

@@ -79,12 +79,14 @@ int sp_dirsync(struct oh_spool *sp, int d, struct oh_err *err);
 /* Creates tmp/NAME (O_EXCL) for writing; *fd receives the descriptor. */
 int sp_tmp_create(struct oh_spool *sp, const char *name, char path[PATH_MAX], int *fd,
                   struct oh_err *err);
-/* fsync(fd) then close(fd); closes fd in every case. Fault point
+/* Cuts the file at the current offset (a recycled file may be longer),
+ * fdatasync(fd), then close(fd); closes fd in every case. Fault point
  * "spool.fsync". */
 int sp_sync_close(int fd, const char *path, struct oh_err *err);
 void sp_new_id(char id[OH_SPOOL_ID_MAX]);
-/* A file in tmp/ to write a new entry into: a recycled done entry (opened
- * with O_TRUNC) when the pool has one, else a new file named prefix + id. */
+/* A file in tmp/ to write a new entry into from offset 0: a recycled done
+ * entry when the pool has one (not truncated: sp_sync_close cuts it), else
+ * a new file named prefix + id. */
 int sp_tmp_take(struct oh_spool *sp, const char *prefix, char path[PATH_MAX], int *fd,
                 struct oh_err *err);
 /* Turns active/ID into a free file for sp_tmp_take. 0 when it did,
