@@ -1,6 +1,7 @@
 /* test_http_server.c — the webhook/health server: routing, raw body and
  * headers reach the handler, 404/405, 413 by Content-Length and while a
- * chunked body is received, 503 with Retry-After, IPv6 loopback. */
+ * chunked body is received, 503 with Retry-After, IPv6 loopback, /metrics
+ * (routed only with a metrics handler; its content type reaches the client). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -192,6 +193,75 @@ static void test_routes(void **state)
     oh_http_server_stop(srv);
 }
 
+static int on_metrics(void *ud, const struct oh_http_req *rq, struct oh_http_resp *resp)
+{
+    int *calls = ud;
+    static const char text[] = "# TYPE orderhub_test gauge\norderhub_test 1\n";
+    (void)rq;
+    (*calls)++;
+    oh_http_resp_set(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text,
+                     sizeof(text) - 1);
+    return 0;
+}
+
+static long req_ctype(const char *url, const char *method, struct got *g, char *ctype, size_t n)
+{
+    CURL *h = curl_easy_init();
+    char *ct = NULL;
+    long st = 0;
+
+    memset(g, 0, sizeof(*g));
+    ctype[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, w_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, g);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+    if (method)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (curl_easy_perform(h) == CURLE_OK) {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+        if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+            snprintf(ctype, n, "%s", ct);
+    }
+    curl_easy_cleanup(h);
+    return st;
+}
+
+static void test_metrics_route(void **state)
+{
+    struct oh_http_server_opts o;
+    struct oh_http_server *srv = NULL;
+    int calls = 0;
+    struct oh_http_handlers h = {.metrics = on_metrics, .ud = &calls};
+    struct oh_http_handlers none = {.ud = &calls};
+    struct oh_err err = {0};
+    struct got g;
+    char url[128], ct[128];
+    (void)state;
+
+    oh_http_server_opts_default(&o);
+    snprintf(o.listen, sizeof(o.listen), "127.0.0.1:0");
+    assert_int_equal(oh_http_server_start(&o, &h, &srv, &err), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", oh_http_server_port(srv));
+    assert_int_equal(req_ctype(url, NULL, &g, ct, sizeof(ct)), 200);
+    assert_int_equal(calls, 1);
+    assert_string_equal(ct, "text/plain; version=0.0.4; charset=utf-8");
+    assert_string_equal(g.body, "# TYPE orderhub_test gauge\norderhub_test 1\n");
+    assert_int_equal(req_ctype(url, "POST", &g, ct, sizeof(ct)), 405);
+    assert_int_equal(calls, 1);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics/x", oh_http_server_port(srv));
+    assert_int_equal(req_ctype(url, NULL, &g, ct, sizeof(ct)), 404);
+    oh_http_server_stop(srv);
+
+    /* Without a metrics handler the path does not exist. */
+    srv = NULL;
+    assert_int_equal(oh_http_server_start(&o, &none, &srv, &err), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", oh_http_server_port(srv));
+    assert_int_equal(req_ctype(url, NULL, &g, ct, sizeof(ct)), 404);
+    assert_int_equal(calls, 1);
+    oh_http_server_stop(srv);
+}
+
 static void test_ipv6_and_conf(void **state)
 {
     struct oh_http_server_opts o;
@@ -230,6 +300,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routes),
         cmocka_unit_test(test_ipv6_and_conf),
+        cmocka_unit_test(test_metrics_route),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests(tests, NULL, NULL);
