@@ -1,0 +1,278 @@
+/*
+ * test_store_seen.c — oh_store_remember_many (store_seen.c) and
+ * oh_store_stats (store_stats.c) against the real MariaDB.
+ *
+ * Needs OH_DB_SOCKET (or OH_DB_HOST + OH_DB_PORT), OH_DB_USER and
+ * OH_DB_PASSWORD_FILE (scripts/mariadb env); fails without them. Works in
+ * its own database orderhub_test_seen_<pid>_<random>, dropped at the end.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <mysql.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+static struct {
+    char socket[512], host[256], user[128], password[256], db[96];
+    unsigned port;
+    struct oh_store *st;
+} g;
+
+static int read_env(void)
+{
+    const char *sock = getenv("OH_DB_SOCKET"), *host = getenv("OH_DB_HOST");
+    const char *port = getenv("OH_DB_PORT"), *user = getenv("OH_DB_USER");
+    const char *pwf = getenv("OH_DB_PASSWORD_FILE");
+    FILE *f;
+    size_t n;
+
+    if (((!sock || !*sock) && (!host || !*host)) || !user || !pwf) {
+        fprintf(stderr, "test_store_seen: set OH_DB_SOCKET (or OH_DB_HOST/OH_DB_PORT), "
+                        "OH_DB_USER and OH_DB_PASSWORD_FILE (scripts/mariadb env)\n");
+        return -1;
+    }
+    snprintf(g.socket, sizeof(g.socket), "%s", sock ? sock : "");
+    snprintf(g.host, sizeof(g.host), "%s", (sock && *sock) ? "" : host);
+    g.port = port ? (unsigned)atoi(port) : 0;
+    snprintf(g.user, sizeof(g.user), "%s", user);
+    if (!(f = fopen(pwf, "r")))
+        return -1;
+    n = fread(g.password, 1, sizeof(g.password) - 1, f);
+    fclose(f);
+    while (n > 0 && (g.password[n - 1] == '\n' || g.password[n - 1] == '\r'))
+        n--;
+    g.password[n] = '\0';
+    return 0;
+}
+
+static MYSQL *raw_connect(const char *db)
+{
+    MYSQL *m = mysql_init(NULL);
+
+    if (m && !mysql_real_connect(m, g.host[0] ? g.host : NULL, g.user, g.password, db, g.port,
+                                 g.host[0] ? NULL : g.socket, 0)) {
+        fprintf(stderr, "test_store_seen: connect: %s\n", mysql_error(m));
+        mysql_close(m);
+        return NULL;
+    }
+    return m;
+}
+
+static long long raw_int(const char *sql)
+{
+    MYSQL *m = raw_connect(g.db);
+    MYSQL_RES *r;
+    MYSQL_ROW row;
+    long long v = -1;
+
+    assert_non_null(m);
+    if (mysql_query(m, sql) != 0)
+        fail_msg("%s: %s", sql, mysql_error(m));
+    assert_non_null(r = mysql_store_result(m));
+    if ((row = mysql_fetch_row(r)) && row[0])
+        v = atoll(row[0]);
+    mysql_free_result(r);
+    mysql_close(m);
+    return v;
+}
+
+static void raw_exec(const char *sql)
+{
+    MYSQL *m = raw_connect(g.db);
+
+    assert_non_null(m);
+    if (mysql_query(m, sql) != 0)
+        fail_msg("%s: %s", sql, mysql_error(m));
+    mysql_close(m);
+}
+
+static int group_setup(void **state)
+{
+    struct oh_err err = {0};
+    MYSQL *m;
+    char sql[160];
+    int applied = 0;
+
+    (void)state;
+    if (read_env() < 0 || !(m = raw_connect(NULL)))
+        return -1;
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    snprintf(g.db, sizeof(g.db), "orderhub_test_seen_%d_%d", (int)getpid(), rand() % 100000);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE `%s` CHARACTER SET utf8mb4", g.db);
+    if (mysql_query(m, sql) != 0) {
+        fprintf(stderr, "test_store_seen: %s: %s\n", sql, mysql_error(m));
+        mysql_close(m);
+        return -1;
+    }
+    mysql_close(m);
+    struct oh_store_conf c = {
+        .host = g.host, .port = g.port, .socket = g.socket,
+        .user = g.user, .password = g.password, .database = g.db,
+    };
+    if (oh_store_open(&c, &g.st, &err) != 0 || oh_store_migrate(g.st, &applied, &err) != 0) {
+        fprintf(stderr, "test_store_seen: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    MYSQL *m;
+    char sql[160];
+
+    (void)state;
+    oh_store_free(g.st);
+    if (!g.db[0] || !(m = raw_connect(NULL)))
+        return 0;
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS `%s`", g.db);
+    mysql_query(m, sql);
+    mysql_close(m);
+    return 0;
+}
+
+static int seen(const char *channel, const char *key)
+{
+    struct oh_err err = {0};
+    int s = -1;
+
+    assert_int_equal(oh_store_seen(g.st, channel, key, &s, &err), 0);
+    return s;
+}
+
+static void test_remember_many(void **state)
+{
+    struct oh_err err = {0};
+    char longkey[400], longkey2[400];
+    (void)state;
+
+    memset(longkey, 'k', sizeof(longkey) - 1);
+    longkey[sizeof(longkey) - 1] = '\0';
+    memcpy(longkey2, longkey, sizeof(longkey));
+    longkey2[300] = 'x';
+
+    /* one key remembered the old way first */
+    assert_int_equal(oh_store_remember(g.st, "shop-a", "webhook:old", &err), 0);
+    {
+        struct oh_seen_key k[] = {
+            {"shop-a", "webhook:1"}, {"shop-b", "webhook:1"}, {"shop-a", "order:9@v1"},
+            {"shop-a", "webhook:1"}, /* twice in one batch */
+            {"shop-a", "webhook:old"}, /* already there */
+            {"shop-a", longkey},
+        };
+        assert_int_equal(oh_store_remember_many(g.st, k, 6, &err), 0);
+    }
+    assert_int_equal(seen("shop-a", "webhook:1"), 1);
+    assert_int_equal(seen("shop-b", "webhook:1"), 1);
+    assert_int_equal(seen("shop-a", "order:9@v1"), 1);
+    assert_int_equal(seen("shop-a", "webhook:old"), 1);
+    assert_int_equal(seen("shop-a", longkey), 1);
+    assert_int_equal(seen("shop-a", longkey2), 0); /* hashed, still exact */
+    assert_int_equal(seen("shop-c", "webhook:1"), 0);
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM seen_keys"), 5);
+    /* stored exactly as oh_store_remember stores a long key */
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM seen_keys WHERE seen_key LIKE 'sha256:%'"), 1);
+    assert_int_equal(oh_store_remember(g.st, "shop-a", longkey, &err), 0);
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM seen_keys"), 5);
+
+    /* the shared single-row statement works again after a bulk one */
+    assert_int_equal(oh_store_remember(g.st, "shop-a", "webhook:after", &err), 0);
+    assert_int_equal(seen("shop-a", "webhook:after"), 1);
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM seen_keys"), 6);
+
+    /* nothing to do */
+    assert_int_equal(oh_store_remember_many(g.st, NULL, 0, &err), 0);
+}
+
+static void test_remember_many_all_or_nothing(void **state)
+{
+    struct oh_err err = {0};
+    long long before = raw_int("SELECT COUNT(*) FROM seen_keys");
+    (void)state;
+
+    /* a bad key refuses the whole call */
+    {
+        struct oh_seen_key k[] = {{"shop-a", "webhook:x1"}, {"shop-a", NULL}};
+        assert_int_equal(oh_store_remember_many(g.st, k, 2, &err), OH_EINVAL);
+        assert_int_equal(seen("shop-a", "webhook:x1"), 0);
+    }
+    /* a key too long for the column once hashed cannot happen; a channel
+     * too long for its column fails the statement: nothing of the batch */
+    {
+        char ch[300];
+        memset(ch, 'c', sizeof(ch) - 1);
+        ch[sizeof(ch) - 1] = '\0';
+        struct oh_seen_key k[] = {{"shop-a", "webhook:x2"}, {ch, "webhook:x3"}};
+        assert_true(oh_store_remember_many(g.st, k, 2, &err) < 0);
+        assert_int_equal(seen("shop-a", "webhook:x2"), 0);
+    }
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM seen_keys"), before);
+    /* inside the caller's transaction: its rollback takes the keys back */
+    assert_int_equal(oh_store_begin(g.st, &err), 0);
+    {
+        struct oh_seen_key k[] = {{"shop-a", "webhook:tx"}};
+        assert_int_equal(oh_store_remember_many(g.st, k, 1, &err), 0);
+    }
+    oh_store_rollback(g.st);
+    assert_int_equal(seen("shop-a", "webhook:tx"), 0);
+}
+
+static long long stat_of(json_t *s, const char *group, const char *key)
+{
+    json_t *v = group ? json_object_get(json_object_get(s, group), key) : json_object_get(s, key);
+    return v ? (long long)json_integer_value(v) : -1;
+}
+
+static void test_stats(void **state)
+{
+    struct oh_err err = {0};
+    json_t *s = NULL;
+    (void)state;
+
+    assert_int_equal(oh_store_stats(g.st, &s, &err), 0);
+    assert_int_equal(stat_of(s, NULL, "edi_acks_overdue"), 0);
+    assert_int_equal(json_object_size(json_object_get(s, "outbox")), 0);
+    json_decref(s);
+
+    raw_exec("INSERT INTO outbox (event, target, payload, state) VALUES "
+             "('order.created', 'a', '{}', 'pending'), ('order.created', 'a', '{}', 'pending'), "
+             "('order.created', 'a', '{}', 'dead')");
+    raw_exec("INSERT INTO documents (channel, spool_id, sha256, source, format, status) VALUES "
+             "('c', 's1', 'x', 'f', 'json', 'stored'), ('c', 's2', 'x', 'f', 'json', 'failed'), "
+             "('c', 's3', 'x', 'f', 'json', 'stored')");
+    raw_exec("INSERT INTO edi_interchanges_out (partner, outbox_id, standard, message, icn, gcn, "
+             "scn, ack_expected, ack_due_at, ack_status) VALUES "
+             "('p', 1, 'x12', '855', 1, 1, 1, '997', CURRENT_TIMESTAMP(3) - INTERVAL 1 MINUTE, "
+             "'pending'), "
+             "('p', 2, 'x12', '855', 2, 2, 1, '997', CURRENT_TIMESTAMP(3) + INTERVAL 1 HOUR, "
+             "'pending'), "
+             "('p', 3, 'x12', '855', 3, 3, 1, '997', CURRENT_TIMESTAMP(3) - INTERVAL 1 HOUR, "
+             "'accepted')");
+    assert_int_equal(oh_store_stats(g.st, &s, &err), 0);
+    assert_int_equal(stat_of(s, "outbox", "pending"), 2);
+    assert_int_equal(stat_of(s, "outbox", "dead"), 1);
+    assert_int_equal(stat_of(s, "outbox", "done"), -1); /* no rows: absent */
+    assert_int_equal(stat_of(s, "documents", "stored"), 2);
+    assert_int_equal(stat_of(s, "documents", "failed"), 1);
+    assert_int_equal(stat_of(s, NULL, "edi_acks_overdue"), 1); /* late, not answered */
+    json_decref(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_remember_many),
+        cmocka_unit_test(test_remember_many_all_or_nothing),
+        cmocka_unit_test(test_stats),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
