@@ -16,6 +16,7 @@
 
 #include "arena.h"
 #include "connectors/edi/edi.h"
+#include "formats/formats.h"
 #include "util.h"
 
 struct doc {
@@ -352,6 +353,37 @@ static void test_encoder_details(void **state)
     unload(&d);
 }
 
+/* CPS levels nested in a mapping's output are numbered (7164) and linked
+ * (7166) by the encoder; repeated segments come from lists. */
+static void test_encoder_cps_levels(void **state)
+{
+    static const char json[] =
+        "{\"_envelope\":{\"UNB\":{\"01\":{\"1\":\"UNOC\",\"2\":\"3\"},\"02\":\"US\",\"03\":\"THEM\","
+        "\"04\":{\"1\":\"260101\",\"2\":\"1200\"},\"05\":\"9\"}},"
+        "\"UNH\":{\"01\":\"9\",\"02\":{\"1\":\"DESADV\",\"2\":\"D\",\"3\":\"96A\",\"4\":\"UN\"}},"
+        "\"BGM\":{\"01\":\"351\",\"02\":\"S1\"},"
+        "\"CPS\":{\"PAC\":{\"01\":\"2\"},\"LIN\":[{\"01\":\"1\"},{\"01\":\"2\"}],"
+        "\"CPS\":[{\"PAC\":{\"01\":\"1\"}},{\"PAC\":{\"01\":\"1\"}}]},\"CNT\":{\"01\":{\"1\":\"2\",\"2\":\"2\"}}}";
+    const struct oh_format *js = oh_format_find("json");
+    struct oh_arena *a = oh_arena_new(0);
+    struct oh_node *root = NULL;
+    struct oh_err err = {0};
+    struct oh_format_opts o = {0};
+    char *text;
+    (void)state;
+    assert_non_null(js);
+    if (js->decode(a, json, strlen(json), &o, &root, &err) < 0)
+        fail_msg("%s", err.msg);
+    text = encode(root, NULL, 1);
+    assert_string_equal(text, "UNB+UNOC:3+US+THEM+260101:1200+9'\n"
+                              "UNH+9+DESADV:D:96A:UN'\nBGM+351+S1'\n"
+                              "CPS+1'\nPAC+2'\nLIN+1'\nLIN+2'\n"
+                              "CPS+2+1'\nPAC+1'\nCPS+3+1'\nPAC+1'\n"
+                              "CNT+2:2'\nUNT+12+9'\nUNZ+1+9'\n");
+    free(text);
+    oh_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_encoder_details),
+        cmocka_unit_test(test_encoder_cps_levels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -539,6 +539,58 @@ static void test_streaming_bounded(void **state)
     free(buf);
 }
 
+/* What an outbound mapping makes: repeated segments as lists of objects, HL
+ * levels nested without HL01/HL02 (numbered by the encoder), a given HL01
+ * kept and counted on from. */
+static void test_encoder_lists_and_levels(void **state)
+{
+    static const char json[] =
+        "{\"_envelope\":{\"ISA\":{\"01\":\"00\",\"03\":\"00\",\"05\":\"ZZ\",\"06\":\"US\","
+        "\"07\":\"ZZ\",\"08\":\"THEM\",\"09\":\"260101\",\"10\":\"1200\",\"12\":\"00401\","
+        "\"13\":\"7\",\"14\":\"0\",\"15\":\"P\"},\"GS\":{\"01\":\"SH\",\"02\":\"US\",\"03\":\"THEM\","
+        "\"04\":\"20260101\",\"05\":\"1200\",\"06\":\"7\",\"07\":\"X\",\"08\":\"004010\"}},"
+        "\"ST\":{\"01\":\"856\",\"02\":\"0007\"},\"BSN\":{\"01\":\"00\",\"02\":\"S1\"},"
+        "\"HL\":{\"03\":\"S\",\"N1\":[{\"01\":\"ST\",\"02\":\"A\"},{\"01\":\"SF\",\"02\":\"B\"}],"
+        "\"HL\":{\"03\":\"O\",\"HL\":[{\"03\":\"P\",\"HL\":[{\"03\":\"I\",\"SN1\":{\"02\":\"2\"}},"
+        "{\"03\":\"I\"}]},{\"03\":\"P\"},{\"01\":\"20\",\"02\":\"1\",\"03\":\"T\"},{\"03\":\"P\"}]}},"
+        "\"CTT\":{\"01\":\"8\"},\"X\":[]}";
+    const struct oh_format *js = oh_format_find("json");
+    struct oh_arena *a = oh_arena_new(0);
+    struct oh_node *root = NULL, *bad = NULL;
+    struct oh_err err = {0};
+    struct oh_format_opts o = {0};
+    char *text, *buf = NULL;
+    size_t len = 0;
+    FILE *f;
+    (void)state;
+    assert_non_null(js);
+    if (js->decode(a, json, strlen(json), &o, &root, &err) < 0)
+        fail_msg("%s", err.msg);
+    text = encode(root, NULL, 1);
+    assert_string_equal(text,
+                        "ISA*00*          *00*          *ZZ*US             *ZZ*THEM           "
+                        "*260101*1200*U*00401*000000007*0*P*>~\n"
+                        "GS*SH*US*THEM*20260101*1200*7*X*004010~\n"
+                        "ST*856*0007~\nBSN*00*S1~\n"
+                        "HL*1**S~\nN1*ST*A~\nN1*SF*B~\n"
+                        "HL*2*1*O~\n"
+                        "HL*3*2*P~\nHL*4*3*I~\nSN1**2~\nHL*5*3*I~\n"
+                        "HL*6*2*P~\nHL*20*1*T~\nHL*21*2*P~\n"
+                        "CTT*8~\nSE*15*0007~\nGE*1*7~\nIEA*1*7~\n");
+    free(text);
+    /* a list of something else than objects is refused */
+    static const char bad_json[] = "{\"_envelope\":{\"ISA\":{\"13\":\"1\"},\"GS\":{\"06\":\"1\"}},"
+                                   "\"ST\":{\"01\":\"856\",\"02\":\"1\"},\"REF\":[\"x\"]}";
+    if (js->decode(a, bad_json, strlen(bad_json), &o, &bad, &err) < 0)
+        fail_msg("%s", err.msg);
+    f = open_memstream(&buf, &len);
+    assert_int_equal(oh_x12_encode(bad, NULL, 1, f, &err), OH_EINVAL);
+    fclose(f);
+    free(buf);
+    assert_non_null(strstr(err.msg, "segment REF: a repeated segment must be an object"));
+    oh_arena_free(a);
+}
+
 static void test_registry(void **state)
 {
     struct doc d;
@@ -596,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_truncated_and_not_x12),
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_encoder_counts_and_errors),
+        cmocka_unit_test(test_encoder_lists_and_levels),
         cmocka_unit_test(test_streaming_bounded),
         cmocka_unit_test(test_registry),
     };
