@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "spool_int.h"
@@ -403,6 +404,28 @@ static void meta_prepare(const struct oh_spool_meta *m, struct oh_spool_meta *c)
         c->received_at = oh_now_ms();
 }
 
+/* Header and payload with one writev in the common case. */
+static int write2(int fd, const void *a, size_t alen, const void *b, size_t blen)
+{
+    struct iovec iov[2] = {{(void *)a, alen}, {(void *)b, blen}};
+    ssize_t w;
+
+    do
+        w = writev(fd, iov, blen ? 2 : 1);
+    while (w < 0 && errno == EINTR);
+    if (w < 0)
+        return -1;
+    if ((size_t)w == alen + blen)
+        return 0;
+    /* short write: finish piece by piece */
+    if ((size_t)w < alen)
+        return oh_write_all(fd, (const char *)a + w, alen - (size_t)w) < 0 ||
+                       oh_write_all(fd, b, blen) < 0
+                   ? -1
+                   : 0;
+    return oh_write_all(fd, (const char *)b + ((size_t)w - alen), blen - ((size_t)w - alen));
+}
+
 int oh_spool_enqueue(struct oh_spool *sp, const struct oh_spool_meta *m, const void *data,
                      size_t len, char id[OH_SPOOL_ID_MAX], struct oh_err *err)
 {
@@ -425,7 +448,7 @@ int oh_spool_enqueue(struct oh_spool *sp, const struct oh_spool_meta *m, const v
         path[0] = '\0';
         goto done;
     }
-    if (oh_write_all(fd, hdr, (size_t)hlen) < 0 || oh_write_all(fd, data, len) < 0) {
+    if (write2(fd, hdr, (size_t)hlen, data, len) < 0) {
         rc = oh_err_retry(err, OH_ERROR, "%s: write failed: %s", path, strerror(errno));
         goto done;
     }

@@ -5,9 +5,10 @@
  * Promises:
  *   - oh_store_remember_many leaves the same rows as one oh_store_remember
  *     per key (same hashing of keys over 255 bytes, see store_misc.c), in
- *     one transaction: on return 0 every key is committed, on failure none
- *     of them is (unless the caller's own transaction was open, which then
- *     holds the writes as any other statement's);
+ *     one transaction (one bulk statement, or a transaction around several
+ *     past SEEN_BULK_MAX keys): on return 0 every key is committed, on
+ *     failure none of them is (unless the caller's own transaction was
+ *     open, which then holds the writes as any other statement's);
  *   - the rows are written in (channel, key) order, so two instances
  *     remembering overlapping keys at once take their row locks in the same
  *     order; a deadlock or lock wait timeout is retried once.
@@ -98,7 +99,10 @@ done:
 
 static int put_all(struct oh_store *st, const struct seen_row *rows, size_t n, struct oh_err *err)
 {
-    int own_tx = !st->in_tx, rc;
+    /* One bulk execution is one statement: atomic and, in autocommit, one
+     * commit by itself (Handler_commit goes up by one). Only a call that
+     * needs several executions wraps them in a transaction. */
+    int own_tx = !st->in_tx && n > SEEN_BULK_MAX, rc;
 
     if (own_tx && (rc = oh_store_begin(st, err)) < 0)
         return rc;

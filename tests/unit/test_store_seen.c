@@ -226,6 +226,30 @@ static void test_remember_many_all_or_nothing(void **state)
     assert_int_equal(seen("shop-a", "webhook:tx"), 0);
 }
 
+/* More keys than one bulk execution takes: several executions, one
+ * transaction. */
+static void test_remember_many_large(void **state)
+{
+    struct oh_err err = {0};
+    enum { N = 1100 };
+    struct oh_seen_key *k = calloc(N, sizeof(*k));
+    char (*names)[32] = calloc(N, 32);
+    long long before = raw_int("SELECT COUNT(*) FROM seen_keys");
+    (void)state;
+
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], 32, "webhook:big-%04d", i);
+        k[i].channel = "shop-big";
+        k[i].key = names[i];
+    }
+    assert_int_equal(oh_store_remember_many(g.st, k, N, &err), 0);
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM seen_keys"), before + N);
+    assert_int_equal(seen("shop-big", "webhook:big-0000"), 1);
+    assert_int_equal(seen("shop-big", "webhook:big-1099"), 1);
+    free(k);
+    free(names);
+}
+
 static long long stat_of(json_t *s, const char *group, const char *key)
 {
     json_t *v = group ? json_object_get(json_object_get(s, group), key) : json_object_get(s, key);
@@ -272,6 +296,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remember_many),
         cmocka_unit_test(test_remember_many_all_or_nothing),
+        cmocka_unit_test(test_remember_many_large),
         cmocka_unit_test(test_stats),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
