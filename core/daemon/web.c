@@ -41,6 +41,7 @@
 #include "util.h"
 
 #define POOL_MIN 4
+#define POOL_PER_CONN_MAX 64
 #define HOOK_KEYS_MAX 8     /* keys one webhook may remember (connectors use 2) */
 #define COUNTERS_MAX 512    /* (channel, code) pairs counted */
 #define METRICS_TTL_MS 5000
@@ -536,8 +537,10 @@ int oh_web_start(struct oh_hub *h, struct oh_web **out, struct oh_err *err)
     if (!(w = calloc(1, sizeof(*w))))
         abort();
     w->hub = h;
-    /* One connection per HTTP thread, plus one for a scrape. */
-    w->pool_max = (size_t)o.threads + 1 > POOL_MIN ? (size_t)o.threads + 1 : POOL_MIN;
+    /* One connection per HTTP thread, plus one for a scrape; with a thread
+     * per connection, as many as POOL_PER_CONN_MAX stay open. */
+    w->pool_max = o.threads == 0 ? POOL_PER_CONN_MAX
+                  : (size_t)o.threads + 1 > POOL_MIN ? (size_t)o.threads + 1 : POOL_MIN;
     if (!(w->pool = calloc(w->pool_max, sizeof(*w->pool))) ||
         !(w->counters = calloc(COUNTERS_MAX, sizeof(*w->counters))))
         abort();

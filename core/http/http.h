@@ -88,7 +88,7 @@ struct oh_http_server_opts {
     char listen[128];     /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080"; port 0 = any */
     int64_t max_body;     /* bytes; default 1 MiB */
     int64_t timeout_ms;   /* idle connection timeout; default 30 s */
-    int threads;          /* worker thread pool; default 4 */
+    int threads;          /* worker thread pool; default 4; 0 = a thread per connection */
     int max_connections;  /* default 256 */
 };
 

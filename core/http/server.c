@@ -7,8 +7,8 @@
  * buffer that never grows past max_body), then a last time with no data,
  * when the handler runs and the response is queued.
  *
- * The handler callbacks run on MHD's worker threads (a pool of `threads`);
- * they must be thread-safe. A handler that returns without setting a status
+ * The handler callbacks run on MHD's worker threads (a pool of `threads`,
+ * or one thread per connection with threads = 0); they must be thread-safe. A handler that returns without setting a status
  * yields 500.
  */
 #include "http.h"
@@ -115,9 +115,10 @@ int oh_http_server_opts_from_conf(const struct oh_conf_section *s, struct oh_htt
         (rc = oh_conf_int(s, "threads", threads, &threads, err)) < 0 ||
         (rc = oh_conf_int(s, "max_connections", maxc, &maxc, err)) < 0)
         return rc;
-    if (threads < 1 || threads > 256)
-        return oh_err_set(err, OH_EINVAL, "%s:%d: threads: must be 1..256", s->path,
-                          oh_conf_line(s, "threads"));
+    if (threads < 0 || threads > 256)
+        return oh_err_set(err, OH_EINVAL,
+                          "%s:%d: threads: must be 0 (a thread per connection) or 1..256",
+                          s->path, oh_conf_line(s, "threads"));
     if (o->max_body < 1)
         return oh_err_set(err, OH_EINVAL, "%s:%d: max_body: must be positive", s->path,
                           oh_conf_line(s, "max_body"));
@@ -386,8 +387,15 @@ int oh_http_server_start(const struct oh_http_server_opts *o, const struct oh_ht
     struct sockaddr_storage ss;
     socklen_t sl = 0;
     int v6 = 0, rc;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
-                     MHD_USE_ERROR_LOG;
+    /* threads > 0: a pool, each thread serving its share of the
+     * connections with epoll; a handler that blocks (spool fsync, store)
+     * holds up the other connections of its thread. threads = 0: a thread
+     * per connection (poll), so one slow request never delays another. */
+    unsigned flags = o->threads > 0 ? MHD_USE_INTERNAL_POLLING_THREAD |
+                                          MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG
+                                    : MHD_USE_INTERNAL_POLLING_THREAD |
+                                          MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+                                          MHD_USE_ERROR_LOG;
     const union MHD_DaemonInfo *di;
 
     *out = NULL;
@@ -398,7 +406,7 @@ int oh_http_server_start(const struct oh_http_server_opts *o, const struct oh_ht
     s->o = *o;
     if (s->o.max_body <= 0)
         s->o.max_body = 1 << 20;
-    if (s->o.threads < 1)
+    if (s->o.threads < 0)
         s->o.threads = 1;
     if (h)
         s->h = *h;

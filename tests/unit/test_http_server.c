@@ -6,7 +6,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <strings.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -262,6 +264,97 @@ static void test_metrics_route(void **state)
     oh_http_server_stop(srv);
 }
 
+/* threads = 0: a thread per connection, so a handler that blocks does not
+ * hold up a request on another connection. The slow handler waits (at most
+ * 10 s) until the fast request was answered; with a single shared thread
+ * that could never happen. */
+struct hol {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int slow_started, fast_done, slow_saw_fast;
+};
+
+static int on_hol(void *ud, const struct oh_http_req *rq, struct oh_http_resp *resp)
+{
+    struct hol *h = ud;
+
+    pthread_mutex_lock(&h->mu);
+    if (strcmp(rq->channel, "slow") == 0) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 10;
+        h->slow_started = 1;
+        pthread_cond_broadcast(&h->cv);
+        while (!h->fast_done && pthread_cond_timedwait(&h->cv, &h->mu, &until) == 0)
+            ;
+        h->slow_saw_fast = h->fast_done;
+    } else {
+        h->fast_done = 1;
+        pthread_cond_broadcast(&h->cv);
+    }
+    pthread_mutex_unlock(&h->mu);
+    oh_http_resp_json(resp, 200, "ok");
+    return 0;
+}
+
+struct slow_arg {
+    char url[128];
+    long status;
+};
+
+static void *slow_req(void *arg)
+{
+    struct slow_arg *a = arg;
+    struct got g;
+    a->status = req(a->url, NULL, "{}", 0, &g);
+    return NULL;
+}
+
+static void test_thread_per_connection(void **state)
+{
+    struct oh_http_server_opts o;
+    struct oh_http_server *srv = NULL;
+    struct hol h = {.slow_started = 0};
+    struct oh_http_handlers hd = {.webhook = on_hol, .ud = &h};
+    struct oh_err err = {0};
+    struct oh_conf *conf = NULL;
+    struct slow_arg a;
+    struct got g;
+    char url[128];
+    pthread_t t;
+    (void)state;
+
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cv, NULL);
+    assert_int_equal(oh_conf_parse("[http]\nlisten = 127.0.0.1:0\nthreads = 0\n", "t.conf", &conf,
+                                   &err), 0);
+    assert_int_equal(oh_http_server_opts_from_conf(oh_conf_find(conf, "http", NULL), &o, &err), 0);
+    assert_int_equal(o.threads, 0);
+    oh_conf_free(conf);
+    assert_int_equal(oh_http_server_start(&o, &hd, &srv, &err), 0);
+    snprintf(a.url, sizeof(a.url), "http://127.0.0.1:%d/webhooks/slow", oh_http_server_port(srv));
+    assert_int_equal(pthread_create(&t, NULL, slow_req, &a), 0);
+    pthread_mutex_lock(&h.mu);
+    while (!h.slow_started)
+        pthread_cond_wait(&h.cv, &h.mu);
+    pthread_mutex_unlock(&h.mu);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/webhooks/fast", oh_http_server_port(srv));
+    assert_int_equal(req(url, NULL, "{}", 0, &g), 200);
+    pthread_join(t, NULL);
+    assert_int_equal(a.status, 200);
+    assert_int_equal(h.slow_saw_fast, 1);
+    oh_http_server_stop(srv);
+
+    /* negative thread counts are refused */
+    assert_int_equal(oh_conf_parse("[http]\nlisten = 127.0.0.1:0\nthreads = -1\n", "t.conf", &conf,
+                                   &err), 0);
+    assert_int_equal(oh_http_server_opts_from_conf(oh_conf_find(conf, "http", NULL), &o, &err),
+                     OH_EINVAL);
+    oh_conf_free(conf);
+    pthread_cond_destroy(&h.cv);
+    pthread_mutex_destroy(&h.mu);
+}
+
 static void test_ipv6_and_conf(void **state)
 {
     struct oh_http_server_opts o;
@@ -301,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_routes),
         cmocka_unit_test(test_ipv6_and_conf),
         cmocka_unit_test(test_metrics_route),
+        cmocka_unit_test(test_thread_per_connection),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests(tests, NULL, NULL);
