@@ -392,6 +392,20 @@ int oh_map_eval(struct map_ev *ev, const struct expr *e, const struct oh_node *c
 
 /* --- output tree ------------------------------------------------------------ */
 
+static struct oh_node *copy_tree(struct oh_arena *a, const struct oh_node *src)
+{
+    struct oh_node *n = oh_node_new(a, src->type);
+    *n = *src;
+    n->next = NULL;
+    if (src->type == OH_NODE_ARRAY || src->type == OH_NODE_OBJECT) {
+        n->first = n->last = NULL;
+        n->count = 0;
+        for (const struct oh_node *c = src->first; c; c = c->next)
+            oh_node_append(n, copy_tree(a, c));
+    }
+    return n;
+}
+
 static struct oh_node *val_node(struct map_ev *ev, const struct val *v)
 {
     struct oh_node *n;
@@ -414,11 +428,11 @@ static struct oh_node *val_node(struct map_ev *ev, const struct val *v)
                 oh_node_append(n, val_node(ev, &v->items[i]));
         return n;
     case V_NODE:
-        n = oh_node_new(ev->a, v->node->type);
-        *n = *v->node;
+        /* a copy of its own: later rules may add members to it (`a = .`
+         * then `a.b = ...`), which must not touch the input tree */
+        n = copy_tree(ev->a, v->node);
         n->key = NULL;
         n->key_len = 0;
-        n->next = NULL;
         return n;
     case V_NONE:
         break;

@@ -296,6 +296,9 @@ static void test_repeated_blocks(void **state)
           "[{\"lines\":[{\"sku\":\"x\",\"parts\":[{\"id\":\"1\",\"order\":\"N1\"},{\"id\":\"2\",\"order\":\"N1\"}],"
           "\"codes\":[\"c1\",\"c2\"]},{\"sku\":\"y\",\"parts\":[],\"codes\":[]}],"
           "\"tags\":[\"a\",\"b\",\"c\"],\"none\":[],\"ship\":{\"a\":{\"b\":\"N1\"}}}]");
+    /* a copied object is the output's own: adding to it leaves the input alone */
+    check(mt_run("from json\nto json\na = .\na.b = .\nc = .\n", "{\"x\":\"1\"}"),
+          "[{\"a\":{\"x\":\"1\",\"b\":{\"x\":\"1\"}},\"c\":{\"x\":\"1\"}}]");
     /* canonical tags may be written tags or tags[] */
     check(mt_run(HDR "tags = .t | split(\";\")\n", "{\"t\":\"x;y\"}"),
           "[{\"channel\":\"test-ch\",\"tags\":[\"x\",\"y\"]}]");
