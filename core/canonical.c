@@ -49,7 +49,7 @@ int oh_iso3166_valid(const char *code) { return in_list(iso3166, code, 2); }
 
 static const char *const statuses[] = {
     "pending", "accepted", "released", "partially_shipped", "shipped", "delivered",
-    "on_hold", "cancelled", "returned", NULL,
+    "on_hold", "cancelled", "returned", "invoiced", NULL,
 };
 
 int oh_order_status_valid(const char *s)
@@ -209,16 +209,22 @@ static int known(const char *const *list, const char *key)
     return 0;
 }
 
-static int check_keys(json_t *obj, const char *const *list, const char *where, struct oh_err *err)
+static int check_keys_of(json_t *obj, const char *const *list, const char *where,
+                         const char *kind, struct oh_err *err)
 {
     const char *k;
     json_t *v;
     json_object_foreach(obj, k, v) {
         if (!known(list, k))
-            return oh_err_set(err, OH_EINVAL, "%s%s%s: not a field of the canonical order", where,
-                              *where ? "." : "", k);
+            return oh_err_set(err, OH_EINVAL, "%s%s%s: not a field of the canonical %s", where,
+                              *where ? "." : "", k, kind);
     }
     return 0;
+}
+
+static int check_keys(json_t *obj, const char *const *list, const char *where, struct oh_err *err)
+{
+    return check_keys_of(obj, list, where, "order", err);
 }
 
 /* A scalar -> string in place (numbers keep their text). JSON null removes the key. */
@@ -425,7 +431,8 @@ int oh_canonical_order_check(json_t *order, const char *channel, struct oh_err *
     else if (!oh_order_status_valid(json_string_value(v)))
         return oh_err_set(err, OH_EINVAL,
                           "status: \"%.40s\" is not an order state (pending, accepted, released, "
-                          "partially_shipped, shipped, delivered, on_hold, cancelled, returned)",
+                          "partially_shipped, shipped, delivered, on_hold, cancelled, returned, "
+                          "invoiced)",
                           json_string_value(v));
     if ((rc = want_string(order, "currency", "", 0, 16, err)) < 0)
         return rc;
@@ -474,6 +481,148 @@ int oh_canonical_order_check(json_t *order, const char *channel, struct oh_err *
         json_object_del(order, "tags");
     }
     return check_lines(order, err);
+}
+
+/* --- shipments ------------------------------------------------------- */
+
+static const char *const shipment_fields[] = {
+    "channel", "external_id", "order_ref", "carrier", "service", "tracking_number", "label",
+    "shipped_at", "packages", "lines", NULL,
+};
+static const char *const order_ref_fields[] = { "channel", "external_id", "number", NULL };
+static const char *const label_fields[] = { "format", "path", NULL };
+static const char *const package_fields[] = { "weight", "dims", NULL };
+static const char *const shipment_line_fields[] = { "line_no", "sku", "qty", NULL };
+
+/* obj.key, when present, must be an array of objects with the given fields;
+ * each is handed to check(). JSON null removes the key. */
+static int want_objects(json_t *obj, const char *key, const char *const *fields,
+                        int (*check)(json_t *el, const char *where, struct oh_err *err),
+                        struct oh_err *err)
+{
+    json_t *arr = json_object_get(obj, key), *el;
+    size_t i;
+    char where[48];
+    int rc;
+
+    if (!arr)
+        return 0;
+    if (json_is_null(arr)) {
+        json_object_del(obj, key);
+        return 0;
+    }
+    if (!json_is_array(arr))
+        return oh_err_set(err, OH_EINVAL, "%s: must be an array", key);
+    json_array_foreach(arr, i, el) {
+        snprintf(where, sizeof(where), "%s[%zu]", key, i);
+        if (!json_is_object(el))
+            return oh_err_set(err, OH_EINVAL, "%s: must be an object", where);
+        if ((rc = check_keys_of(el, fields, where, "shipment", err)) < 0 ||
+            (rc = check(el, where, err)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int check_package(json_t *p, const char *where, struct oh_err *err)
+{
+    int rc;
+    if ((rc = want_decimal(p, "weight", where, 0, err)) < 0)
+        return rc;
+    return want_string(p, "dims", where, 0, 64, err);
+}
+
+static int check_shipment_line(json_t *l, const char *where, struct oh_err *err)
+{
+    json_t *no = json_object_get(l, "line_no");
+    int rc;
+
+    if ((rc = want_string(l, "sku", where, 0, 255, err)) < 0)
+        return rc;
+    if (!json_object_get(l, "qty"))
+        return oh_err_set(err, OH_EINVAL, "%s.qty: required but missing", where);
+    if ((rc = want_decimal(l, "qty", where, 1, err)) < 0)
+        return rc;
+    if (no && json_is_string(no)) {
+        char *end;
+        long v = strtol(json_string_value(no), &end, 10);
+        if (*end || v < 1)
+            return oh_err_set(err, OH_EINVAL, "%s.line_no: \"%.20s\" is not a positive integer",
+                              where, json_string_value(no));
+        json_object_set_new(l, "line_no", json_integer(v));
+    } else if (no && json_is_null(no)) {
+        json_object_del(l, "line_no");
+    } else if (no && (!json_is_integer(no) || json_integer_value(no) < 1)) {
+        return oh_err_set(err, OH_EINVAL, "%s.line_no: must be a positive integer", where);
+    }
+    if (!json_object_get(l, "line_no") && !json_object_get(l, "sku"))
+        return oh_err_set(err, OH_EINVAL,
+                          "%s: names no order line (line_no or sku is required)", where);
+    return 0;
+}
+
+/* obj.key, when present, must be an object of the given fields. */
+static int want_object(json_t *obj, const char *key, const char *const *fields, json_t **out,
+                       struct oh_err *err)
+{
+    json_t *v = json_object_get(obj, key);
+
+    *out = NULL;
+    if (v && json_is_null(v)) {
+        json_object_del(obj, key);
+        v = NULL;
+    }
+    if (!v)
+        return 0;
+    if (!json_is_object(v))
+        return oh_err_set(err, OH_EINVAL, "%s: must be an object", key);
+    *out = v;
+    return check_keys_of(v, fields, key, "shipment", err);
+}
+
+int oh_canonical_shipment_check(json_t *shipment, const char *channel, struct oh_err *err)
+{
+    static const struct {
+        const char *key;
+        size_t max;
+    } strings[] = { { "carrier", 64 }, { "service", 128 }, { "tracking_number", 128 } };
+    json_t *ref, *label;
+    int rc;
+
+    if (!json_is_object(shipment))
+        return oh_err_set(err, OH_EINVAL, "a shipment must be a JSON object");
+    if ((rc = check_keys_of(shipment, shipment_fields, "", "shipment", err)) < 0)
+        return rc;
+    json_object_set_new(shipment, "channel", json_string(channel));
+    if ((rc = want_string(shipment, "external_id", "", 1, 255, err)) < 0)
+        return rc;
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+        if ((rc = want_string(shipment, strings[i].key, "", 0, strings[i].max, err)) < 0)
+            return rc;
+    if ((rc = want_time(shipment, "shipped_at", "", err)) < 0)
+        return rc;
+    if ((rc = want_object(shipment, "order_ref", order_ref_fields, &ref, err)) < 0)
+        return rc;
+    if (!ref)
+        return oh_err_set(err, OH_EINVAL, "order_ref.external_id: required but missing");
+    if ((rc = want_string(ref, "external_id", "order_ref", 1, 255, err)) < 0 ||
+        (rc = want_string(ref, "channel", "order_ref", 0, 64, err)) < 0 ||
+        (rc = want_string(ref, "number", "order_ref", 0, 255, err)) < 0)
+        return rc;
+    if ((rc = want_object(shipment, "label", label_fields, &label, err)) < 0)
+        return rc;
+    if (label) {
+        const char *f;
+        if ((rc = want_string(label, "format", "label", 0, 8, err)) < 0 ||
+            (rc = want_string(label, "path", "label", 0, 1024, err)) < 0)
+            return rc;
+        f = json_string_value(json_object_get(label, "format"));
+        if (f && strcmp(f, "pdf") != 0 && strcmp(f, "zpl") != 0 && strcmp(f, "png") != 0)
+            return oh_err_set(err, OH_EINVAL, "label.format: \"%.16s\" is not pdf, zpl or png", f);
+    }
+    if ((rc = want_objects(shipment, "packages", package_fields, check_package, err)) < 0)
+        return rc;
+    return want_objects(shipment, "lines", shipment_line_fields, check_shipment_line, err);
 }
 
 int oh_canonical_hash(const json_t *order, char out[65])

@@ -30,6 +30,13 @@
 
 int oh_canonical_order_check(json_t *order, const char *channel, struct oh_err *err);
 
+/* A canonical shipment (DESIGN §4), checked and normalised like an order:
+ * external_id and order_ref.external_id required (order_ref.channel
+ * optional: without it the order is looked up by external id in every
+ * channel), shipped_at ISO-8601 UTC, packages[].weight and lines[].qty
+ * exact decimals (qty > 0), lines[].line_no a positive integer; each line
+ * names its order line by line_no or sku. No lines = the whole order. */
+int oh_canonical_shipment_check(json_t *shipment, const char *channel, struct oh_err *err);
 /* SHA-256 of the normalised order (sorted keys, compact) as hex. */
 int oh_canonical_hash(const json_t *order, char out[65]);
 

@@ -23,6 +23,7 @@ struct item {
     struct oh_edi_doc *edi; /* EDI partner channels: see edi_hooks.h */
     int failed;            /* permanent: goes to dead/ */
     int privacy;           /* format "privacy": handled by privacy.c, not mapped */
+    int shipments;         /* records are canonical shipments, not orders */
     char error[1024];
 };
 
@@ -140,7 +141,21 @@ static void prepare(struct oh_hub *h, struct item *it)
         item_fail(it, "format '%s' needs a mapping on channel %s", m->format, m->channel);
         return;
     }
+    if (it->hc->map)
+        it->shipments = strcmp(oh_map_to(it->hc->map), "shipment") == 0;
+    else /* canonical JSON: a shipment is what names its order */
+        it->shipments = json_array_size(it->records) > 0 &&
+                        json_object_get(json_array_get(it->records, 0), "order_ref") != NULL;
     json_array_foreach(it->records, i, rec) {
+        if (it->shipments) {
+            if (oh_canonical_shipment_check(rec, m->channel, &err) < 0) {
+                const char *ext = json_string_value(json_object_get(rec, "external_id"));
+                item_fail(it, "shipment %zu%s%s%s: %s", i, ext ? " (" : "", ext ? ext : "",
+                          ext ? ")" : "", err.msg);
+                return;
+            }
+            continue;
+        }
         if (oh_canonical_order_check(rec, m->channel, &err) < 0) {
             const char *ext = json_string_value(json_object_get(rec, "external_id"));
             if (json_array_size(it->records) > 1)
@@ -252,6 +267,58 @@ static int finish_doc(struct oh_store *st, struct item *it, int64_t doc_id, cons
     return 0;
 }
 
+/* The shipments of document it. Events go out with the order's channel as
+ * their origin, so `to = @origin` sends tracking back where the order came
+ * from: shipment.created / shipment.updated carry the shipment with the
+ * whole stored order under "order"; a status change adds order.STATUS. */
+static int store_shipments(struct oh_hub *h, struct oh_store *st, struct item *it, int64_t doc_id,
+                           struct oh_proc_stats *stats, struct oh_err *err)
+{
+    const struct oh_spool_meta *m = &it->e->meta;
+    struct tally t = { 0 };
+    size_t i;
+    json_t *rec;
+    int rc;
+
+    json_array_foreach(it->records, i, rec) {
+        struct oh_shipment_result r;
+        const char *ext = json_string_value(json_object_get(rec, "external_id"));
+        json_t *order = NULL, *payload = NULL;
+        char hash[65], ev[64];
+
+        oh_canonical_hash(rec, hash);
+        if ((rc = oh_store_upsert_shipment(st, m->channel, rec, hash, doc_id, &r, err)) < 0) {
+            oh_err_prefix(err, "shipment %s", ext);
+            return rc;
+        }
+        if (r.what == OH_UPSERT_UNCHANGED) {
+            t.unchanged++;
+            continue;
+        }
+        t.stored++;
+        if ((rc = oh_store_order_get_by_id(st, r.order_id, &order, err)) < 0)
+            return rc;
+        payload = json_deep_copy(rec);
+        json_object_set(json_object_get(payload, "order_ref"), "channel",
+                        json_object_get(order, "channel"));
+        json_object_set(payload, "order", order);
+        rc = emit(h, st, r.what == OH_UPSERT_INSERTED ? "shipment.created" : "shipment.updated",
+                  r.order_channel, r.order_id, payload, &t.events, err);
+        if (rc == 0 && strcmp(r.old_status, r.new_status) != 0) {
+            snprintf(ev, sizeof(ev), "order.%s", r.new_status);
+            rc = emit(h, st, ev, r.order_channel, r.order_id, order, &t.events, err);
+        }
+        oh_info(r.what == OH_UPSERT_INSERTED ? "shipment.stored" : "shipment.updated",
+                "channel=%s external_id=%s order_channel=%s order_id=%lld order_status=%s",
+                m->channel, ext, r.order_channel, (long long)r.order_id, r.new_status);
+        json_decref(payload);
+        json_decref(order);
+        if (rc < 0)
+            return rc;
+    }
+    return finish_doc(st, it, doc_id, &t, stats, err);
+}
+
 /* Stores one prepared document inside the open transaction. */
 static int store_item(struct oh_hub *h, struct oh_store *st, struct item *it,
                       struct oh_proc_stats *stats, struct oh_err *err)
@@ -276,6 +343,8 @@ static int store_item(struct oh_hub *h, struct oh_store *st, struct item *it,
     }
     if ((rc = oh_store_document_put(st, &d, "stored", NULL, &doc_id, err)) < 0)
         return rc;
+    if (it->shipments)
+        return store_shipments(h, st, it, doc_id, stats, err);
     json_array_foreach(it->records, i, rec) {
         struct oh_upsert_result r;
         char hash[65];
@@ -417,7 +486,7 @@ static int store_batch(struct oh_hub *h, struct oh_store *st, struct item *items
         struct item *it = &items[i < n ? i : 0];
         struct oh_err e;
         oh_err_clear(&e);
-        if (!careful && i < n && !it->failed && !it->privacy && !it->edi)
+        if (!careful && i < n && !it->failed && !it->privacy && !it->edi && !it->shipments)
             continue; /* plain: stored together with its neighbours */
         if (!careful && plain < i) {
             rc = store_plain(h, st, items, plain, i, stats, &e);

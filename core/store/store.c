@@ -250,6 +250,21 @@ static int stmt_fail(struct oh_store *st, MYSQL_STMT *s, const char *what, struc
     return oh_st_fail(st, mysql_stmt_errno(s), mysql_stmt_error(s), what, err);
 }
 
+int oh_st_run_sql(struct oh_store *st, const char *sql, const char *what, struct oh_rows *rows,
+                  uint64_t *affected, struct oh_err *err)
+{
+    MYSQL_STMT *s = NULL;
+    int rc;
+
+    if ((rc = oh_st_prepare(st, &s, sql, what, err)) < 0)
+        goto done;
+    rc = oh_st_exec(st, s, what, rows, affected, err);
+done:
+    if (s)
+        mysql_stmt_close(s);
+    return rc;
+}
+
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
 /* mysql_init would initialise the library on first use, but not safely

@@ -109,6 +109,21 @@ int oh_store_orders_list(struct oh_store *st, const char *channel, size_t limit,
 int oh_store_order_set_status(struct oh_store *st, int64_t order_id, const char *status,
                               char old_status[32], struct oh_err *err);
 
+/* Shipments (store_shipment.c, promises S1–S4 there). shipment: checked
+ * canonical shipment (oh_canonical_shipment_check); channel: the channel
+ * that reported it. The order is found through order_ref and its status
+ * moved forward to partially_shipped or shipped. OH_ENOTFOUND: no such
+ * order (permanent until the order arrives); OH_EINVAL: ambiguous or bad. */
+struct oh_shipment_result {
+    enum oh_upsert what; /* INSERTED, UPDATED or UNCHANGED */
+    int64_t shipment_id, order_id;
+    char order_channel[129];
+    char old_status[32], new_status[32]; /* the order's, before and after */
+};
+int oh_store_upsert_shipment(struct oh_store *st, const char *channel, const json_t *shipment,
+                             const char *content_sha256, int64_t doc_id,
+                             struct oh_shipment_result *res, struct oh_err *err);
+
 /* Outbox (transactional: add inside the document's transaction). */
 int oh_store_outbox_add(struct oh_store *st, const char *event, const char *target,
                         const char *origin, int64_t order_id, const char *payload,

@@ -25,21 +25,6 @@
 #include "util.h"
 
 
-static int run_once(struct oh_store *st, const char *sql, const char *what, struct oh_rows *rows,
-                    uint64_t *affected, struct oh_err *err)
-{
-    MYSQL_STMT *s = NULL;
-    int rc;
-
-    if ((rc = oh_st_prepare(st, &s, sql, what, err)) < 0)
-        goto done;
-    rc = oh_st_exec(st, s, what, rows, affected, err);
-done:
-    if (s)
-        mysql_stmt_close(s);
-    return rc;
-}
-
 int oh_store_edi_next(struct oh_store *st, const char *partner, const char *kind,
                       unsigned long max, unsigned long *value, struct oh_err *err)
 {
@@ -54,7 +39,7 @@ int oh_store_edi_next(struct oh_store *st, const char *partner, const char *kind
     oh_p_str(st, kind);
     oh_p_i64(st, (int64_t)max);
     /* E1: LAST_INSERT_ID(expr) hands the new value to this connection only */
-    if ((rc = run_once(st,
+    if ((rc = oh_st_run_sql(st,
                        "INSERT INTO edi_control_numbers (partner, kind, value) "
                        "VALUES (?, ?, LAST_INSERT_ID(1)) ON DUPLICATE KEY UPDATE "
                        "value = LAST_INSERT_ID(IF(value >= ?, 1, value + 1)), "
@@ -62,7 +47,7 @@ int oh_store_edi_next(struct oh_store *st, const char *partner, const char *kind
                        "take control number", NULL, NULL, err)) < 0)
         goto done;
     oh_p_reset(st);
-    if ((rc = run_once(st, "SELECT LAST_INSERT_ID()", "read control number", &r, NULL, err)) < 0)
+    if ((rc = oh_st_run_sql(st, "SELECT LAST_INSERT_ID()", "read control number", &r, NULL, err)) < 0)
         goto done;
     if (r.nrows != 1 || !oh_cell(&r, 0, 0)) {
         rc = oh_err_set(err, OH_ERROR, "control number %s/%s: no value", partner, kind);
@@ -89,7 +74,7 @@ int oh_store_edi_in_claim(struct oh_store *st, const char *partner, const char *
     oh_p_str(st, sender);
     oh_p_str(st, control);
     oh_p_str(st, spool_id);
-    if ((rc = run_once(st,
+    if ((rc = oh_st_run_sql(st,
                        "INSERT IGNORE INTO edi_interchanges_in (partner, sender, control, spool_id) "
                        "VALUES (?, ?, ?, ?)",
                        "record interchange", NULL, &n, err)) < 0)
@@ -119,7 +104,7 @@ int oh_store_edi_out_record(struct oh_store *st, const char *partner,
     else
         oh_p_null(st);
     oh_p_str(st, o->ack_expected ? "pending" : "none");
-    return run_once(st,
+    return oh_st_run_sql(st,
                     "INSERT INTO edi_interchanges_out (partner, outbox_id, standard, message, icn, "
                     "gcn, scn, ack_expected, ack_due_at, ack_status) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -137,7 +122,7 @@ int oh_store_edi_out_assign(struct oh_store *st, const char *partner, struct oh_
         goto done;
     oh_p_reset(st);
     oh_p_i64(st, o->outbox_id);
-    if ((rc = run_once(st,
+    if ((rc = oh_st_run_sql(st,
                        "SELECT icn, gcn, scn FROM edi_interchanges_out WHERE outbox_id = ? "
                        "FOR UPDATE",
                        "read sent interchange", &r, NULL, err)) < 0)
@@ -177,7 +162,7 @@ int oh_store_edi_ack_match(struct oh_store *st, const char *partner, int by_grou
     oh_p_str(st, codes && *codes ? codes : NULL);
     oh_p_str(st, partner);
     oh_p_i64(st, (int64_t)ctrl);
-    rc = run_once(st,
+    rc = oh_st_run_sql(st,
                   by_group ? "UPDATE edi_interchanges_out SET ack_status = ?, ack_codes = ?, "
                              "ack_at = CURRENT_TIMESTAMP(3) WHERE partner = ? AND gcn = ? "
                              "AND ack_expected IS NOT NULL"
@@ -229,7 +214,7 @@ int oh_store_edi_overdue_take(struct oh_store *st, const char *partner, json_t *
         goto done;
     oh_p_reset(st);
     oh_p_str(st, partner);
-    if ((rc = run_once(st,
+    if ((rc = oh_st_run_sql(st,
                        "SELECT id, partner, message, icn, gcn, scn, ack_expected, ack_due_at, "
                        "ack_status, ack_codes, ack_at, 1 FROM edi_interchanges_out "
                        "WHERE partner = ? AND ack_status = 'pending' AND overdue_reported = 0 "
@@ -239,7 +224,7 @@ int oh_store_edi_overdue_take(struct oh_store *st, const char *partner, json_t *
     for (size_t i = 0; i < r.nrows; i++) {
         oh_p_reset(st);
         oh_p_i64(st, oh_st_atoi64(oh_cell(&r, i, 0)));
-        if ((rc = run_once(st,
+        if ((rc = oh_st_run_sql(st,
                            "UPDATE edi_interchanges_out SET overdue_reported = 1 WHERE id = ?",
                            "mark overdue reported", NULL, NULL, err)) < 0)
             goto done;
@@ -263,7 +248,7 @@ int oh_store_edi_status(struct oh_store *st, const char *partner, size_t limit, 
     oh_p_str(st, partner);
     oh_p_str(st, partner);
     oh_p_i64(st, (int64_t)(limit ? limit : 100));
-    if ((rc = run_once(st,
+    if ((rc = oh_st_run_sql(st,
                        "SELECT id, partner, message, icn, gcn, scn, ack_expected, ack_due_at, "
                        "ack_status, ack_codes, ack_at, "
                        "(ack_status = 'pending' AND ack_due_at < CURRENT_TIMESTAMP(3)) "

@@ -153,6 +153,10 @@ int oh_st_prepare(struct oh_store *st, MYSQL_STMT **slot, const char *sql, const
  * *affected (may be NULL) = matched rows of an UPDATE/INSERT. */
 int oh_st_exec(struct oh_store *st, MYSQL_STMT *s, const char *what, struct oh_rows *rows,
                uint64_t *affected, struct oh_err *err);
+/* A statement used rarely: prepared, executed with st->p and closed again
+ * (not kept in the statement cache). */
+int oh_st_run_sql(struct oh_store *st, const char *sql, const char *what, struct oh_rows *rows,
+                  uint64_t *affected, struct oh_err *err);
 /* Shortcut: prepare-or-reuse statement id, execute with st->p. */
 int oh_st_run(struct oh_store *st, enum oh_sq id, const char *what, struct oh_rows *rows,
               uint64_t *affected, struct oh_err *err);

@@ -719,6 +719,8 @@ done:
  *      any of the first four <-> on_hold   (on_hold returns to pending/accepted/released)
  *      pending..partially_shipped, on_hold -> cancelled
  *      partially_shipped, shipped, delivered -> returned
+ *      accepted..delivered -> invoiced -> released..delivered, returned
+ *      (invoicing is a side step: the goods may ship before or after it)
  *
  * Forward steps along the main line may skip (a shipment can arrive for an
  * accepted order); nothing goes backwards; cancelled and returned are final.
@@ -739,7 +741,7 @@ static int main_pos(const char *s)
 static int known_status(const char *s)
 {
     return main_pos(s) >= 0 || strcmp(s, "on_hold") == 0 || strcmp(s, "cancelled") == 0 ||
-           strcmp(s, "returned") == 0;
+           strcmp(s, "returned") == 0 || strcmp(s, "invoiced") == 0;
 }
 
 static int transition_ok(const char *from, const char *to)
@@ -750,6 +752,10 @@ static int transition_ok(const char *from, const char *to)
         return 1;
     if (f >= 0 && t >= 0)
         return t > f;
+    if (strcmp(to, "invoiced") == 0)
+        return f >= 1;
+    if (strcmp(from, "invoiced") == 0)
+        return t >= 2 || strcmp(to, "returned") == 0;
     if (strcmp(to, "on_hold") == 0)
         return f >= 0 && f <= 3;
     if (strcmp(from, "on_hold") == 0)

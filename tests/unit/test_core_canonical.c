@@ -112,6 +112,62 @@ static void test_rejections_name_the_field(void **state)
     expect_error("[1,2]", "must be a JSON object");
 }
 
+static void expect_shipment_error(const char *text, const char *msg)
+{
+    json_t *o = load(text);
+    struct oh_err err;
+    oh_err_clear(&err);
+    assert_int_equal(oh_canonical_shipment_check(o, "wms", &err), OH_EINVAL);
+    if (!strstr(err.msg, msg))
+        fail_msg("error '%s' does not contain '%s'", err.msg, msg);
+    json_decref(o);
+}
+
+static void test_shipments(void **state)
+{
+    json_t *s = load("{\"external_id\": 77, \"order_ref\": {\"external_id\": 1001},"
+                     " \"shipped_at\": \"2026-11-23T10:15:00+01:00\", \"carrier\": \"ups\","
+                     " \"packages\": [{\"weight\": 1}], \"label\": {\"format\": \"zpl\"},"
+                     " \"lines\": [{\"line_no\": \"2\", \"qty\": 3}, {\"sku\": \"A\", \"qty\": \"0.5\"}]}");
+    struct oh_err err;
+    json_t *l;
+
+    (void)state;
+    oh_err_clear(&err);
+    assert_int_equal(oh_canonical_shipment_check(s, "wms", &err), 0);
+    assert_string_equal(json_string_value(json_object_get(s, "channel")), "wms");
+    assert_string_equal(json_string_value(json_object_get(s, "external_id")), "77");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(s, "order_ref"), "external_id")), "1001");
+    assert_string_equal(json_string_value(json_object_get(s, "shipped_at")), "2026-11-23T09:15:00Z");
+    l = json_array_get(json_object_get(s, "lines"), 0);
+    assert_int_equal(json_integer_value(json_object_get(l, "line_no")), 2);
+    assert_string_equal(json_string_value(json_object_get(l, "qty")), "3");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(s, "packages"), 0), "weight")), "1");
+    json_decref(s);
+
+    expect_shipment_error("{\"order_ref\":{\"external_id\":\"1\"}}", "external_id: required but missing");
+    expect_shipment_error("{\"external_id\":\"S\"}", "order_ref.external_id: required but missing");
+    expect_shipment_error("{\"external_id\":\"S\",\"order_ref\":{\"number\":\"#1\"}}",
+                          "order_ref.external_id: required but missing");
+    expect_shipment_error("{\"external_id\":\"S\",\"order_ref\":{\"external_id\":\"1\"},\"tracking\":\"x\"}",
+                          "tracking: not a field of the canonical shipment");
+    expect_shipment_error("{\"external_id\":\"S\",\"order_ref\":{\"external_id\":\"1\"},"
+                          "\"lines\":[{\"sku\":\"A\",\"qty\":\"0\"}]}",
+                          "lines[0].qty: \"0\" must be greater than 0");
+    expect_shipment_error("{\"external_id\":\"S\",\"order_ref\":{\"external_id\":\"1\"},"
+                          "\"lines\":[{\"qty\":\"1\"}]}",
+                          "lines[0]: names no order line");
+    expect_shipment_error("{\"external_id\":\"S\",\"order_ref\":{\"external_id\":\"1\"},"
+                          "\"label\":{\"format\":\"gif\"}}",
+                          "label.format: \"gif\" is not pdf, zpl or png");
+    expect_shipment_error("{\"external_id\":\"S\",\"order_ref\":{\"external_id\":\"1\"},"
+                          "\"shipped_at\":\"yesterday\"}",
+                          "shipped_at: \"yesterday\" is not an ISO-8601 date-time");
+    expect_shipment_error("{\"external_id\":\"S\",\"order_ref\":{\"external_id\":\"1\"},"
+                          "\"packages\":[{\"weight\":1.5}]}",
+                          "packages[0].weight: a binary floating-point number");
+}
+
 static void test_decimal_and_time_helpers(void **state)
 {
     (void)state;
@@ -153,6 +209,7 @@ int main(void)
         cmocka_unit_test(test_hash_is_stable_and_content_sensitive),
         cmocka_unit_test(test_rejections_name_the_field),
         cmocka_unit_test(test_decimal_and_time_helpers),
+        cmocka_unit_test(test_shipments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -619,6 +619,12 @@ static void test_orders_list_and_status(void **state)
     assert_int_equal(oh_store_order_set_status(g.st, id, "on_hold", old, &err), 0);
     assert_int_equal(oh_store_order_set_status(g.st, id, "released", old, &err), 0);
     assert_int_equal(oh_store_order_set_status(g.st, id, "shipped", old, &err), 0);
+    /* invoicing is a side step after acceptance: back to the main line after */
+    assert_int_equal(oh_store_order_set_status(g.st, id, "invoiced", old, &err), 0);
+    assert_int_equal(oh_store_order_set_status(g.st, id, "pending", old, &err), OH_EINVAL);
+    assert_int_equal(oh_store_order_set_status(g.st, id, "on_hold", old, &err), OH_EINVAL);
+    assert_int_equal(oh_store_order_set_status(g.st, id, "delivered", old, &err), 0);
+    assert_string_equal(old, "invoiced");
     assert_int_equal(oh_store_order_set_status(g.st, id, "cancelled", old, &err), OH_EINVAL);
     assert_int_equal(oh_store_order_set_status(g.st, id, "returned", old, &err), 0);
     assert_int_equal(oh_store_order_set_status(g.st, id, "bogus", old, &err), OH_EINVAL);
