@@ -8,13 +8,12 @@ daemon's webhook server, the processor, the store and the dispatcher.
      stored once (one order.updated event).
   3. A webhook-only order, delivered twice with the same webhook id: stored
      once. A bad signature: 401, nothing spooled, nothing stored.
-  4. shipment.created routed to @origin: exactly one fulfillment at the fake
-     with the tracking number; a 422 from the fake makes the row dead with
-     Shopify's own message (the fake answers the POST with 422).
-
-There is no shipment ingestion path yet, so the shipment.created outbox rows
-are inserted into the test database directly, as the processor would write
-them (event, target, origin, order_id, payload).
+  4. A 3PL's shipment confirmation CSV on a `dir` channel: the shipment is
+     stored, shipment.created is routed to @origin (the order's Shopify
+     channel) and makes exactly one fulfillment at the fake with the
+     tracking number; a 422 from the fake makes the row dead with Shopify's
+     own message (the fake answers the POST with 422; that row is inserted
+     directly, as the processor writes them).
 """
 import json
 import os
@@ -67,10 +66,18 @@ inbound = no
 on = order.created order.updated
 to = sink
 
+[channel wms]
+type = dir
+path = {env.dir}/wms
+pattern = *.csv
+mapping = {SRC}/mappings/shipment-csv/shipments.map
+poll = 1s
+
 [route tracking]
 on = shipment.created
 to = @origin
 """)
+        os.makedirs(os.path.join(env.dir, "wms"), exist_ok=True)
         fake.control(op="faults", rate_429=0.08, rate_500=0.08)
         d = Daemon(env, {"OH_TEST_SHOPIFY_TOKEN": TOKEN, "OH_TEST_SHOPIFY_SECRET": SECRET})
 
@@ -148,11 +155,19 @@ to = @origin
                     f"'{json.dumps(payload)}', UTC_TIMESTAMP(3) - INTERVAL 1 SECOND)")
             return env.scalar("SELECT MAX(id) FROM outbox")
 
-        sid = shipment("5000000001", {"order_external_id": "5000000001", "carrier": "UPS",
-                                      "tracking_number": "1Z999AA10123456784",
-                                      "tracking_url": "https://ups.example/1Z999AA10123456784"})
-        wait_until(lambda: env.scalar(f"SELECT state FROM outbox WHERE id={sid}") == "done", 30,
-                   "shipment.created delivered")
+        with open(os.path.join(env.dir, "wms", "confirm.csv.tmp"), "w") as f:
+            f.write("shipment_id,order_id,order_channel,shipped_at,carrier,service,"
+                    "tracking_number,line_no,sku,qty,weight_kg\n"
+                    "SHP-1,5000000001,shop,2026-11-23T10:00:00Z,UPS,Ground,"
+                    "1Z999AA10123456784,1,SKU-1,2,1.0\n"
+                    "SHP-1,5000000001,shop,2026-11-23T10:00:00Z,UPS,Ground,"
+                    "1Z999AA10123456784,2,SKU-2,3,1.0\n")
+        os.rename(os.path.join(env.dir, "wms", "confirm.csv.tmp"),
+                  os.path.join(env.dir, "wms", "confirm.csv"))
+        wait_until(lambda: env.scalar("SELECT state FROM outbox WHERE event='shipment.created'")
+                   == "done", 30, "the ingested shipment's shipment.created delivered")
+        check(env.scalar("SELECT target FROM outbox WHERE event='shipment.created'") == "shop",
+              "shipment.created went to the order's own channel")
         pushed = fake.control(op="pushed")["fulfillments"]
         mine = [f for f in pushed if f["order_id"] == 5000000001]
         check(len(mine) == 1, f"one fulfillment for the order, got {len(mine)}")
@@ -160,6 +175,8 @@ to = @origin
         check(mine[0]["tracking_company"] == "UPS", "carrier sent")
         check(sorted(li["id"] for li in mine[0]["line_items"]) == [50000000010, 50000000011],
               "every line of the order fulfilled")
+        check(env.scalar("SELECT status FROM orders WHERE external_id='5000000001'") == "shipped",
+              "the order is shipped in the store")
 
         # A 422 on the POST. The fake injects it as the next-but-one vendor
         # request, so first stop polling (reload with poll = 1h, whose first

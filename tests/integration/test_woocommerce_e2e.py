@@ -8,13 +8,12 @@ daemon's webhook server, the processor, the store and the dispatcher.
      stored once (one order.updated event).
   3. A webhook delivered twice with the same delivery id: stored once; the
      creation ping is answered 200; a bad signature: 401, nothing stored.
-  4. shipment.created routed to @origin: one tracking note and the order
-     completed at the fake; an unknown order id (404 from WooCommerce) makes
-     the row dead with WooCommerce's message.
-
-There is no shipment ingestion path yet, so the shipment.created outbox rows
-are inserted into the test database directly, as the processor would write
-them (event, target, origin, order_id, payload).
+  4. A canonical shipment JSON (no lines: the whole order) on a `dir`
+     channel: shipment.created is routed to @origin (the order's WooCommerce
+     channel): one tracking note and the order completed at the fake; an
+     unknown order id (404 from WooCommerce) makes the row dead with
+     WooCommerce's message (that row is inserted directly, as the processor
+     writes them).
 """
 import json
 import os
@@ -65,10 +64,18 @@ inbound = no
 on = order.created order.updated
 to = sink
 
+[channel wms]
+type = dir
+path = {env.dir}/wms
+pattern = *.json
+format = canonical
+poll = 1s
+
 [route tracking]
 on = shipment.created
 to = @origin
 """)
+        os.makedirs(os.path.join(env.dir, "wms"), exist_ok=True)
         fake.control(op="faults", rate_429=0.08, rate_500=0.08)
         d = Daemon(env, {"OH_TEST_WOO_CK": "ck_test_key", "OH_TEST_WOO_CS": "cs_test_secret",
                          "OH_TEST_WOO_SECRET": SECRET})
@@ -127,10 +134,18 @@ to = @origin
                     f"'{json.dumps(payload)}', UTC_TIMESTAMP(3) - INTERVAL 1 SECOND)")
             return env.scalar("SELECT MAX(id) FROM outbox")
 
-        sid = shipment("10001", {"order_external_id": "10001", "carrier": "DHL",
-                                 "tracking_number": "JD014600003SE"})
-        wait_until(lambda: env.scalar(f"SELECT state FROM outbox WHERE id={sid}") == "done", 30,
-                   "shipment.created delivered")
+        with open(os.path.join(env.dir, "wms", "s.json.tmp"), "w") as f:
+            json.dump({"external_id": "WMS-1", "order_ref": {"external_id": "10001"},
+                       "carrier": "DHL", "tracking_number": "JD014600003SE",
+                       "shipped_at": "2026-11-23T10:00:00Z"}, f)
+        os.rename(os.path.join(env.dir, "wms", "s.json.tmp"),
+                  os.path.join(env.dir, "wms", "s.json"))
+        wait_until(lambda: env.scalar("SELECT state FROM outbox WHERE event='shipment.created'")
+                   == "done", 30, "the ingested shipment's shipment.created delivered")
+        check(env.scalar("SELECT target FROM outbox WHERE event='shipment.created'") == "woo",
+              "shipment.created went to the order's own channel")
+        check(env.scalar("SELECT status FROM orders WHERE external_id='10001'") == "shipped",
+              "a shipment without lines ships the whole order")
         pushed = fake.control(op="pushed")
         notes = [n for n in pushed["notes"] if n["order_id"] == 10001]
         check(len(notes) == 1 and "JD014600003SE" in notes[0]["note"],
