@@ -10,10 +10,11 @@ the store handed out for its outbox row (edi_interchanges_out), and hold the
 PO number and quantities of the order / shipment; the 856's HL levels must
 link to their parents (S -> O -> P -> I) and CTT01 count them.
 
-The outbox rows are inserted with SQL: shipments and invoices have no
-ingestion path of their own yet, and the payload is what the dispatcher
-hands over for those events (the canonical order; the canonical shipment
-with its `order`)."""
+The X12 shipment is ingested as a 3PL reports it (canonical shipment JSON
+on a `dir` channel, routed `to = @origin`), so the 856 is built from the
+payload the processor really writes. The other outbox rows are inserted
+with SQL, as the processor writes them for those events (the canonical
+order; the EDIFACT DESADV gets a canonical shipment with its `order`)."""
 import json
 import os
 import subprocess
@@ -217,17 +218,25 @@ def x12_part(env):
     accepted = add_outbox(env, "order.accepted", "acme", oid, order)
     ship_lines = [{"line_no": ln["line_no"], "sku": ln["sku"], "qty": ln["qty"]}
                   for ln in order["lines"][:3]]
+    # the shipment comes in as a 3PL would report it (canonical JSON on the
+    # wms channel); shipment.created goes to @origin, the partner
     shipment = {
-        "channel": "wms", "external_id": "SHP-X-1",
-        "order_ref": {"channel": "acme", "external_id": po, "number": po},
+        "external_id": "SHP-X-1",
+        "order_ref": {"external_id": order["external_id"], "number": po},
         "carrier": "ups", "service": "GROUND", "tracking_number": "1Z999AA10123456784",
         "shipped_at": "2026-03-05T14:30:00Z",
         "packages": [{"weight": "10"}, {"weight": "12"}],
-        "lines": ship_lines, "order": order,
+        "lines": ship_lines,
     }
-    shipped = add_outbox(env, "shipment.created", "acme", oid, shipment)
+    with open(os.path.join(env.dir, "wms-in", "shp.json"), "w") as f:
+        json.dump(shipment, f)
     invoiced = add_outbox(env, "order.invoiced", "acme", oid, order)
     env.once()
+    shipped = env.scalar("SELECT id FROM outbox WHERE event='shipment.created' AND target='acme'")
+    check(shipped is not None, "the ingested shipment queued shipment.created for the partner: "
+          + str(env.sql("SELECT event, target FROM outbox")))
+    check(env.scalar(f"SELECT status FROM orders WHERE id={oid}") == "partially_shipped",
+          "3 of 6 lines shipped: the 850's order is partially shipped")
     for ob in (accepted, shipped, invoiced):
         check(env.scalar(f"SELECT state FROM outbox WHERE id={ob}") == "done",
               f"outbox {ob} delivered: {env.sql(f'SELECT state, last_error FROM outbox WHERE id={ob}')}")
@@ -336,7 +345,19 @@ out_mapping.order.accepted = {SRC}/mappings/x12/855.map
 out_mapping.shipment.created = {SRC}/mappings/x12/856.map
 out_mapping.order.invoiced = {SRC}/mappings/x12/810.map
 poll = 1s
+
+[channel wms]
+type = dir
+path = {env.dir}/wms-in
+pattern = *.json
+format = canonical
+poll = 1s
+
+[route asn]
+on = shipment.created
+to = @origin
 """)
+        os.makedirs(os.path.join(env.dir, "wms-in"))
         os.makedirs(os.path.join(env.dir, "globex-in"))
         os.makedirs(os.path.join(env.dir, "acme-in"))
         edifact_part(env)
