@@ -320,6 +320,35 @@ static int want_time(json_t *obj, const char *key, const char *where, struct oh_
     return 0;
 }
 
+/* l.qty required and > 0; l.line_no a positive integer (strings converted).
+ * An absent line_no becomes dflt, or stays absent when dflt is 0. */
+static int want_qty_line_no(json_t *l, const char *where, json_int_t dflt, struct oh_err *err)
+{
+    json_t *no = json_object_get(l, "line_no");
+    int rc;
+
+    if (!json_object_get(l, "qty"))
+        return oh_err_set(err, OH_EINVAL, "%s.qty: required but missing", where);
+    if ((rc = want_decimal(l, "qty", where, 1, err)) < 0)
+        return rc;
+    if (!no || json_is_null(no)) {
+        if (dflt > 0)
+            json_object_set_new(l, "line_no", json_integer(dflt));
+        else if (no)
+            json_object_del(l, "line_no");
+    } else if (json_is_string(no)) {
+        char *end;
+        long v = strtol(json_string_value(no), &end, 10);
+        if (*end || v < 1)
+            return oh_err_set(err, OH_EINVAL, "%s.line_no: \"%.20s\" is not a positive integer",
+                              where, json_string_value(no));
+        json_object_set_new(l, "line_no", json_integer(v));
+    } else if (!json_is_integer(no) || json_integer_value(no) < 1) {
+        return oh_err_set(err, OH_EINVAL, "%s.line_no: must be a positive integer", where);
+    }
+    return 0;
+}
+
 static int check_address(json_t *order, const char *role, struct oh_err *err)
 {
     json_t *a = json_object_get(order, role);
@@ -374,23 +403,8 @@ static int check_lines(json_t *order, struct oh_err *err)
             (rc = want_decimal(l, "tax", where, 0, err)) < 0 ||
             (rc = want_decimal(l, "discount", where, 0, err)) < 0)
             return rc;
-        if (!json_object_get(l, "qty"))
-            return oh_err_set(err, OH_EINVAL, "%s.qty: required but missing", where);
-        if ((rc = want_decimal(l, "qty", where, 1, err)) < 0)
+        if ((rc = want_qty_line_no(l, where, (json_int_t)i + 1, err)) < 0)
             return rc;
-        json_t *no = json_object_get(l, "line_no");
-        if (!no || json_is_null(no)) {
-            json_object_set_new(l, "line_no", json_integer((json_int_t)i + 1));
-        } else if (json_is_string(no)) {
-            char *end;
-            long v = strtol(json_string_value(no), &end, 10);
-            if (*end || v < 1)
-                return oh_err_set(err, OH_EINVAL, "%s.line_no: \"%.20s\" is not a positive integer",
-                                  where, json_string_value(no));
-            json_object_set_new(l, "line_no", json_integer(v));
-        } else if (!json_is_integer(no) || json_integer_value(no) < 1) {
-            return oh_err_set(err, OH_EINVAL, "%s.line_no: must be a positive integer", where);
-        }
     }
     return 0;
 }
@@ -534,27 +548,12 @@ static int check_package(json_t *p, const char *where, struct oh_err *err)
 
 static int check_shipment_line(json_t *l, const char *where, struct oh_err *err)
 {
-    json_t *no = json_object_get(l, "line_no");
     int rc;
 
     if ((rc = want_string(l, "sku", where, 0, 255, err)) < 0)
         return rc;
-    if (!json_object_get(l, "qty"))
-        return oh_err_set(err, OH_EINVAL, "%s.qty: required but missing", where);
-    if ((rc = want_decimal(l, "qty", where, 1, err)) < 0)
+    if ((rc = want_qty_line_no(l, where, 0, err)) < 0)
         return rc;
-    if (no && json_is_string(no)) {
-        char *end;
-        long v = strtol(json_string_value(no), &end, 10);
-        if (*end || v < 1)
-            return oh_err_set(err, OH_EINVAL, "%s.line_no: \"%.20s\" is not a positive integer",
-                              where, json_string_value(no));
-        json_object_set_new(l, "line_no", json_integer(v));
-    } else if (no && json_is_null(no)) {
-        json_object_del(l, "line_no");
-    } else if (no && (!json_is_integer(no) || json_integer_value(no) < 1)) {
-        return oh_err_set(err, OH_EINVAL, "%s.line_no: must be a positive integer", where);
-    }
     if (!json_object_get(l, "line_no") && !json_object_get(l, "sku"))
         return oh_err_set(err, OH_EINVAL,
                           "%s: names no order line (line_no or sku is required)", where);

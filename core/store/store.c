@@ -265,6 +265,23 @@ done:
     return rc;
 }
 
+int oh_st_insert_sql(struct oh_store *st, const char *sql, const char *what, int64_t *id,
+                     struct oh_err *err)
+{
+    MYSQL_STMT *s = NULL;
+    int rc;
+
+    *id = 0;
+    if ((rc = oh_st_prepare(st, &s, sql, what, err)) < 0)
+        goto done;
+    if ((rc = oh_st_exec(st, s, what, NULL, NULL, err)) == 0)
+        *id = (int64_t)mysql_stmt_insert_id(s);
+done:
+    if (s)
+        mysql_stmt_close(s);
+    return rc;
+}
+
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
 /* mysql_init would initialise the library on first use, but not safely

@@ -157,6 +157,9 @@ int oh_st_exec(struct oh_store *st, MYSQL_STMT *s, const char *what, struct oh_r
  * (not kept in the statement cache). */
 int oh_st_run_sql(struct oh_store *st, const char *sql, const char *what, struct oh_rows *rows,
                   uint64_t *affected, struct oh_err *err);
+/* The same for an INSERT: *id = the AUTO_INCREMENT value it generated. */
+int oh_st_insert_sql(struct oh_store *st, const char *sql, const char *what, int64_t *id,
+                     struct oh_err *err);
 /* Shortcut: prepare-or-reuse statement id, execute with st->p. */
 int oh_st_run(struct oh_store *st, enum oh_sq id, const char *what, struct oh_rows *rows,
               uint64_t *affected, struct oh_err *err);

@@ -97,7 +97,6 @@ static int write_row(struct oh_store *st, const char *channel, const json_t *sh,
     const json_t *label = json_object_get(sh, "label");
     const json_t *pk = json_object_get(sh, "packages");
     char *packages = pk ? json_dumps(pk, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    struct oh_rows r = { 0 };
     int rc;
 
     oh_p_reset(st);
@@ -132,20 +131,14 @@ static int write_row(struct oh_store *st, const char *channel, const json_t *sh,
     }
     oh_p_str(st, channel);
     p_field(st, sh, "external_id");
-    if ((rc = oh_st_run_sql(st,
-                            "INSERT INTO shipments (order_id, carrier, service, tracking_number, "
-                            "label_format, label_path, shipped_at, packages, content_sha256, "
-                            "doc_id, channel, external_id) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            "insert shipment", NULL, NULL, err)) < 0)
-        goto done;
-    oh_p_reset(st);
-    if ((rc = oh_st_run_sql(st, "SELECT LAST_INSERT_ID()", "read shipment id", &r, NULL, err)) < 0)
-        goto done;
-    res->shipment_id = r.nrows ? oh_st_atoi64(oh_cell(&r, 0, 0)) : 0;
+    rc = oh_st_insert_sql(st,
+                          "INSERT INTO shipments (order_id, carrier, service, tracking_number, "
+                          "label_format, label_path, shipped_at, packages, content_sha256, "
+                          "doc_id, channel, external_id) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          "insert shipment", &res->shipment_id, err);
 done:
     free(packages);
-    oh_rows_free(&r);
     return rc;
 }
 
