@@ -8,8 +8,9 @@
  * when the handler runs and the response is queued.
  *
  * The handler callbacks run on MHD's worker threads (a pool of `threads`,
- * or one thread per connection with threads = 0); they must be thread-safe. A handler that returns without setting a status
- * yields 500.
+ * or one thread per connection with threads = 0); they must be
+ * thread-safe. A handler that returns without setting a status yields 500.
+ * GET /metrics is routed only when a metrics handler is given.
  */
 #include "http.h"
 
