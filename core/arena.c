@@ -145,3 +145,33 @@ size_t oh_arena_used(const struct oh_arena *a)
         n += b->used;
     return n;
 }
+
+void oh_arena_mark(const struct oh_arena *a, struct oh_arena_mark *m)
+{
+    m->block = a->head;
+    m->used = a->head->used;
+}
+
+void oh_arena_rewind(struct oh_arena *a, const struct oh_arena_mark *m)
+{
+    while (a->head != m->block && a->head->next) {
+        struct block *b = a->head;
+        a->head = b->next;
+        a->total -= b->size;
+        free(b);
+    }
+    a->head->used = m->used;
+}
+
+void oh_arena_recycle(struct oh_arena *a)
+{
+    struct block *b = a->head->next;
+    while (b) {
+        struct block *n = b->next;
+        free(b);
+        b = n;
+    }
+    a->head->next = NULL;
+    a->head->used = 0;
+    a->total = a->head->size;
+}

@@ -32,4 +32,17 @@ char *oh_arena_printf(struct oh_arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 size_t oh_arena_used(const struct oh_arena *a);
 
+/* A position in the arena: oh_arena_rewind drops everything allocated
+ * after oh_arena_mark (blocks added since are freed). For a decoder that
+ * tries a fast path and falls back to a careful one. */
+struct oh_arena_mark {
+    const void *block;
+    size_t used;
+};
+void oh_arena_mark(const struct oh_arena *a, struct oh_arena_mark *m);
+void oh_arena_rewind(struct oh_arena *a, const struct oh_arena_mark *m);
+/* Like oh_arena_reset, but keeps the newest (largest) block instead of the
+ * first: for an arena reused across documents of similar size. */
+void oh_arena_recycle(struct oh_arena *a);
+
 #endif

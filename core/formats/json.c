@@ -14,6 +14,11 @@
  *     than opts->max_size are errors, not crashes.
  * The token array is malloc'd and freed before returning; everything else is
  * in the arena. The encoder writes the tree with oh_node_write_json.
+ *
+ * Containers first go through a single-pass fast path (see "fast path"
+ * below) that builds the same tree without tokens; anything it does not
+ * accept (every error, the arena's limit) is decoded again by the token walk,
+ * which words the error. Both give the same tree for the same input.
  */
 #define JSMN_STATIC
 #define JSMN_STRICT
@@ -23,6 +28,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "arena.h"
 #include "formats/formats_int.h"
@@ -360,11 +368,317 @@ static int value(struct jctx *c, int *i, size_t depth, struct oh_node **out, siz
     return 0;
 }
 
+
+/* --- fast path ---------------------------------------------------------------
+ * One pass over a copy of the input in the arena. Strings are unescaped in
+ * place and end with a NUL where their closing quote was; nodes come from the
+ * arena in zeroed chunks. It accepts only RFC 8259 JSON within the depth
+ * limit, and gives up (-1) on anything else; the caller then rewinds the
+ * arena and decodes with the token walk, which words the error. Line and
+ * column of a node are those the token walk gives: columns count characters,
+ * and multi-byte characters can only be inside strings (cont counts their
+ * continuation bytes since the start of the line). */
+
+#define FAST_PAD 16   /* readable bytes after the copy's terminating NUL */
+#define NODE_CHUNK 32
+
+struct fast {
+    struct oh_arena *a;
+    char *b;          /* the copy, NUL-terminated, FAST_PAD more bytes */
+    size_t len, pos;
+    size_t line_start, cont;
+    uint32_t line;
+    size_t max_depth;
+    struct oh_node *nodes; /* the current chunk */
+    size_t nleft;
+};
+
+static inline struct oh_node *fnode(struct fast *f, enum oh_node_type t)
+{
+    struct oh_node *n;
+    if (!f->nleft) {
+        if (!(f->nodes = oh_arena_try_alloc(f->a, NODE_CHUNK * sizeof(*n))))
+            return NULL;
+        memset(f->nodes, 0, NODE_CHUNK * sizeof(*n));
+        f->nleft = NODE_CHUNK;
+    }
+    n = f->nodes++;
+    f->nleft--;
+    n->type = t;
+    n->line = f->line;
+    n->col = (uint32_t)(f->pos - f->line_start - f->cont + 1);
+    return n;
+}
+
+static inline void fws(struct fast *f)
+{
+    for (;;) {
+        char ch = f->b[f->pos];
+        if (ch == ' ' || ch == '\t' || ch == '\r') {
+            f->pos++;
+        } else if (ch == '\n') {
+            f->pos++;
+            f->line++;
+            f->line_start = f->pos;
+            f->cont = 0;
+        } else {
+            return;
+        }
+    }
+}
+
+/* The string whose opening quote is at f->pos; leaves f->pos after it. */
+static int fstring(struct fast *f, const char **out, uint32_t *outlen)
+{
+    char *b = f->b;
+    size_t start = f->pos + 1, p = start, w;
+    int hi = 0;
+
+#ifdef __SSE2__
+    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), ctl = _mm_set1_epi8(0x1F);
+    const __m128i cm = _mm_set1_epi8((char)0xC0), cv = _mm_set1_epi8((char)0x80);
+    for (;;) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + p));
+        unsigned stop = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
+                         _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl)));
+        unsigned high = (unsigned)_mm_movemask_epi8(x);
+        unsigned before = stop ? (stop & (0u - stop)) - 1u : 0xFFFFu;
+        if (high & before) {
+            hi = 1;
+            f->cont += (size_t)__builtin_popcount(
+                (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(x, cm), cv)) & before);
+        }
+        if (stop) {
+            p += (size_t)__builtin_ctz(stop);
+            break;
+        }
+        p += 16;
+    }
+#else
+    for (;; p++) {
+        unsigned char ch = (unsigned char)b[p];
+        if (ch == '"' || ch == '\\' || ch < 0x20)
+            break;
+        if (ch >= 0x80) {
+            hi = 1;
+            f->cont += (ch & 0xC0) == 0x80;
+        }
+    }
+#endif
+    w = p;
+    while (b[p] != '"') {
+        unsigned char ch = (unsigned char)b[p];
+        if (ch != '\\') {
+            if (ch < 0x20)
+                return -1; /* a control character, or the end of the input */
+            if (ch >= 0x80) {
+                hi = 1;
+                f->cont += (ch & 0xC0) == 0x80;
+            }
+            b[w++] = (char)ch;
+            p++;
+            continue;
+        }
+        switch (b[p + 1]) {
+        case '"': b[w++] = '"'; break;
+        case '\\': b[w++] = '\\'; break;
+        case '/': b[w++] = '/'; break;
+        case 'b': b[w++] = '\b'; break;
+        case 'f': b[w++] = '\f'; break;
+        case 'n': b[w++] = '\n'; break;
+        case 'r': b[w++] = '\r'; break;
+        case 't': b[w++] = '\t'; break;
+        case 'u': {
+            unsigned cp, lo;
+            if (hex4(b + p + 2, 4, &cp) < 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
+                return -1;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (b[p + 6] != '\\' || b[p + 7] != 'u' || hex4(b + p + 8, 4, &lo) < 0 ||
+                    lo < 0xDC00 || lo > 0xDFFF)
+                    return -1;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                p += 6;
+            }
+            w += put_utf8(b + w, cp);
+            p += 6;
+            continue;
+        }
+        default:
+            return -1;
+        }
+        p += 2;
+    }
+    b[w] = '\0';
+    if (hi && oh_utf8_check(b + start, w - start) != 0)
+        return -1;
+    *out = b + start;
+    *outlen = (uint32_t)(w - start);
+    f->pos = p + 1;
+    return 0;
+}
+
+static inline int is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+/* true, false, null or a number at f->pos, then a delimiter. */
+static int fprim(struct fast *f, struct oh_node **out)
+{
+    const char *b = f->b;
+    size_t s = f->pos, p = s;
+    enum oh_node_type t = OH_NODE_NUMBER;
+    struct oh_node *n;
+    char ch = b[p], *lex;
+
+    if (ch == 't' && memcmp(b + p, "true", 4) == 0) {
+        t = OH_NODE_BOOL;
+        p += 4;
+    } else if (ch == 'f' && memcmp(b + p, "false", 5) == 0) {
+        t = OH_NODE_BOOL;
+        p += 5;
+    } else if (ch == 'n' && memcmp(b + p, "null", 4) == 0) {
+        t = OH_NODE_NULL;
+        p += 4;
+    } else {
+        if (b[p] == '-')
+            p++;
+        if (b[p] == '0')
+            p++;
+        else if (b[p] >= '1' && b[p] <= '9')
+            while (is_digit(b[++p]))
+                ;
+        else
+            return -1;
+        if (b[p] == '.') {
+            if (!is_digit(b[++p]))
+                return -1;
+            while (is_digit(b[++p]))
+                ;
+        }
+        if (b[p] == 'e' || b[p] == 'E') {
+            p++;
+            if (b[p] == '+' || b[p] == '-')
+                p++;
+            if (!is_digit(b[p]))
+                return -1;
+            while (is_digit(b[++p]))
+                ;
+        }
+    }
+    ch = b[p];
+    if (!(ch == ',' || ch == ']' || ch == '}' || is_ws(ch)))
+        return -1;
+    if (!(n = fnode(f, t)))
+        return -1;
+    if (t != OH_NODE_NULL) {
+        if (!(lex = oh_arena_try_alloc(f->a, p - s + 1)))
+            return -1;
+        memcpy(lex, b + s, p - s);
+        lex[p - s] = '\0';
+        n->s = lex;
+        n->len = (uint32_t)(p - s);
+    }
+    f->pos = p;
+    *out = n;
+    return 0;
+}
+
+static inline void fappend(struct oh_node *parent, struct oh_node *child)
+{
+    if (parent->last)
+        parent->last->next = child;
+    else
+        parent->first = child;
+    parent->last = child;
+    parent->count++;
+}
+
+static int fvalue(struct fast *f, size_t depth, struct oh_node **out)
+{
+    char ch = f->b[f->pos];
+    struct oh_node *n, *child;
+
+    if (ch == '"') {
+        if (!(n = fnode(f, OH_NODE_STRING)) || fstring(f, &n->s, &n->len) < 0)
+            return -1;
+        *out = n;
+        return 0;
+    }
+    if (ch != '{' && ch != '[')
+        return fprim(f, out);
+    if (depth >= f->max_depth ||
+        !(n = fnode(f, ch == '{' ? OH_NODE_OBJECT : OH_NODE_ARRAY)))
+        return -1;
+    f->pos++;
+    fws(f);
+    if (ch == '[' && f->b[f->pos] != ']') {
+        for (;;) {
+            if (fvalue(f, depth + 1, &child) < 0)
+                return -1;
+            fappend(n, child);
+            fws(f);
+            if (f->b[f->pos] == ']')
+                break;
+            if (f->b[f->pos] != ',')
+                return -1;
+            f->pos++;
+            fws(f);
+        }
+    } else if (ch == '{' && f->b[f->pos] != '}') {
+        for (;;) {
+            const char *key;
+            uint32_t kl;
+            if (f->b[f->pos] != '"' || fstring(f, &key, &kl) < 0)
+                return -1;
+            fws(f);
+            if (f->b[f->pos] != ':')
+                return -1;
+            f->pos++;
+            fws(f);
+            if (fvalue(f, depth + 1, &child) < 0)
+                return -1;
+            child->key = key;
+            child->key_len = kl;
+            fappend(n, child);
+            fws(f);
+            if (f->b[f->pos] == '}')
+                break;
+            if (f->b[f->pos] != ',')
+                return -1;
+            f->pos++;
+            fws(f);
+        }
+    }
+    f->pos++; /* the closing bracket */
+    *out = n;
+    return 0;
+}
+
+/* 0 and the tree, or -1: decode with the token walk instead. */
+static int fast_decode(struct oh_arena *a, const char *data, size_t len, size_t max_depth,
+                       struct oh_node **out)
+{
+    struct fast f = {.a = a, .len = len, .line = 1, .max_depth = max_depth};
+
+    if (!(f.b = oh_arena_try_alloc(a, len + 1 + FAST_PAD)))
+        return -1;
+    memcpy(f.b, data, len);
+    memset(f.b + len, 0, 1 + FAST_PAD);
+    fws(&f);
+    if (fvalue(&f, 0, out) < 0)
+        return -1;
+    fws(&f);
+    return f.pos == len ? 0 : -1;
+}
+
 static int decode(struct oh_arena *a, const char *data, size_t len, const struct oh_format_opts *o,
                   struct oh_node **out, struct oh_err *err)
 {
     struct jctx c = {.a = a, .js = data, .len = len, .line = 1, .col = 1, .err = err};
     jsmn_parser p;
+    struct oh_arena_mark mark;
     size_t cap, off = 0, end = 0;
     int r, i = 0, rc = 0;
 
@@ -401,6 +715,11 @@ static int decode(struct oh_arena *a, const char *data, size_t len, const struct
         (*out)->col = c.col;
         return 0;
     }
+
+    oh_arena_mark(a, &mark);
+    if (fast_decode(a, data, len, c.max_depth, out) == 0)
+        return 0;
+    oh_arena_rewind(a, &mark);
 
     cap = len / 6 + 16;
     jsmn_init(&p);
