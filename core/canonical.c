@@ -624,6 +624,80 @@ int oh_canonical_shipment_check(json_t *shipment, const char *channel, struct oh
     return want_objects(shipment, "lines", shipment_line_fields, check_shipment_line, err);
 }
 
+/* --- inventory ------------------------------------------------------ */
+
+static const char *const inventory_fields[] = {
+    "channel", "sku", "location", "on_hand", "reserved", "available", "updated_at", NULL,
+};
+
+/* Decimal string (checked by want_decimal) -> units of 1/10000. Quantities
+ * of stock stay far below the 9e14 this allows; larger is refused. */
+static int dec_units(const char *s, int64_t *out)
+{
+    int neg = *s == '-', frac = 0;
+    int64_t v = 0;
+
+    s += neg || *s == '+';
+    for (; *s && *s != '.'; s++) {
+        if (v > 90000000000000LL)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    if (*s == '.')
+        for (s++; *s && frac < 4; s++, frac++)
+            v = v * 10 + (*s - '0');
+    for (; frac < 4; frac++)
+        v *= 10;
+    *out = neg ? -v : v;
+    return 0;
+}
+
+static void units_dec(int64_t v, char out[32])
+{
+    int64_t a = v < 0 ? -v : v;
+    int n = snprintf(out, 32, "%s%lld.%04lld", v < 0 ? "-" : "", (long long)(a / 10000),
+                     (long long)(a % 10000));
+    while (n > 0 && out[n - 1] == '0')
+        out[--n] = '\0';
+    if (n > 0 && out[n - 1] == '.')
+        out[--n] = '\0';
+}
+
+int oh_canonical_inventory_check(json_t *inv, const char *channel, struct oh_err *err)
+{
+    static const char *const qty[] = { "on_hand", "reserved", "available", NULL };
+    json_t *on_hand, *reserved;
+    int rc;
+
+    if (!json_is_object(inv))
+        return oh_err_set(err, OH_EINVAL, "an inventory record must be a JSON object");
+    if ((rc = check_keys_of(inv, inventory_fields, "", "inventory record", err)) < 0)
+        return rc;
+    json_object_set_new(inv, "channel", json_string(channel));
+    if ((rc = want_string(inv, "sku", "", 1, 255, err)) < 0 ||
+        (rc = want_string(inv, "location", "", 0, 128, err)) < 0 ||
+        (rc = want_time(inv, "updated_at", "", err)) < 0)
+        return rc;
+    for (size_t i = 0; qty[i]; i++)
+        if ((rc = want_decimal(inv, qty[i], "", 0, err)) < 0)
+            return rc;
+    on_hand = json_object_get(inv, "on_hand");
+    reserved = json_object_get(inv, "reserved");
+    if (!on_hand && !json_object_get(inv, "available"))
+        return oh_err_set(err, OH_EINVAL, "on_hand or available: one of them is required");
+    if (!json_object_get(inv, "available")) {
+        /* available = on_hand - reserved, exactly */
+        int64_t h, r = 0;
+        char out[32];
+        if (dec_units(json_string_value(on_hand), &h) < 0 ||
+            (reserved && dec_units(json_string_value(reserved), &r) < 0))
+            return oh_err_set(err, OH_EINVAL, "on_hand/reserved: too large for a stock quantity");
+        units_dec(h - r, out);
+        json_object_set_new(inv, "available", json_string(out));
+    }
+    return 0;
+}
+
 int oh_canonical_hash(const json_t *order, char out[65])
 {
     char *s = json_dumps(order, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII);

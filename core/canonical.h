@@ -37,6 +37,11 @@ int oh_canonical_order_check(json_t *order, const char *channel, struct oh_err *
  * exact decimals (qty > 0), lines[].line_no a positive integer; each line
  * names its order line by line_no or sku. No lines = the whole order. */
 int oh_canonical_shipment_check(json_t *shipment, const char *channel, struct oh_err *err);
+/* A canonical inventory record: sku required, location optional,
+ * on_hand/reserved/available exact decimals (one of on_hand and available
+ * required; available = on_hand - reserved when absent), updated_at
+ * ISO-8601 UTC. */
+int oh_canonical_inventory_check(json_t *inv, const char *channel, struct oh_err *err);
 /* SHA-256 of the normalised order (sorted keys, compact) as hex. */
 int oh_canonical_hash(const json_t *order, char out[65]);
 

@@ -23,7 +23,7 @@ struct item {
     struct oh_edi_doc *edi; /* EDI partner channels: see edi_hooks.h */
     int failed;            /* permanent: goes to dead/ */
     int privacy;           /* format "privacy": handled by privacy.c, not mapped */
-    int shipments;         /* records are canonical shipments, not orders */
+    enum { KIND_ORDER, KIND_SHIPMENT, KIND_INVENTORY } kind; /* of its records */
     char error[1024];
 };
 
@@ -141,21 +141,34 @@ static void prepare(struct oh_hub *h, struct item *it)
         item_fail(it, "format '%s' needs a mapping on channel %s", m->format, m->channel);
         return;
     }
-    if (it->hc->map)
-        it->shipments = strcmp(oh_map_to(it->hc->map), "shipment") == 0;
-    else /* canonical JSON: a shipment is what names its order */
-        it->shipments = json_array_size(it->records) > 0 &&
-                        json_object_get(json_array_get(it->records, 0), "order_ref") != NULL;
+    if (it->hc->map) {
+        const char *to = oh_map_to(it->hc->map);
+        it->kind = strcmp(to, "shipment") == 0    ? KIND_SHIPMENT
+                   : strcmp(to, "inventory") == 0 ? KIND_INVENTORY
+                                                  : KIND_ORDER;
+    } else { /* canonical JSON: a shipment names its order, stock has no external id */
+        const json_t *first = json_array_get(it->records, 0);
+        it->kind = json_object_get(first, "order_ref")                      ? KIND_SHIPMENT
+                   : first && !json_object_get(first, "external_id") &&
+                           json_object_get(first, "sku")                    ? KIND_INVENTORY
+                                                                            : KIND_ORDER;
+    }
     json_array_foreach(it->records, i, rec) {
-        if (it->shipments) {
-            if (oh_canonical_shipment_check(rec, m->channel, &err) < 0) {
-                const char *ext = json_string_value(json_object_get(rec, "external_id"));
-                item_fail(it, "shipment %zu%s%s%s: %s", i, ext ? " (" : "", ext ? ext : "",
-                          ext ? ")" : "", err.msg);
-                return;
-            }
-            continue;
+        const char *what = it->kind == KIND_SHIPMENT ? "shipment" : "inventory record";
+        int rc = 0;
+        if (it->kind == KIND_SHIPMENT)
+            rc = oh_canonical_shipment_check(rec, m->channel, &err);
+        else if (it->kind == KIND_INVENTORY)
+            rc = oh_canonical_inventory_check(rec, m->channel, &err);
+        if (rc < 0) {
+            const char *ext = json_string_value(
+                json_object_get(rec, it->kind == KIND_SHIPMENT ? "external_id" : "sku"));
+            item_fail(it, "%s %zu%s%s%s: %s", what, i, ext ? " (" : "", ext ? ext : "",
+                      ext ? ")" : "", err.msg);
+            return;
         }
+        if (it->kind != KIND_ORDER)
+            continue;
         if (oh_canonical_order_check(rec, m->channel, &err) < 0) {
             const char *ext = json_string_value(json_object_get(rec, "external_id"));
             if (json_array_size(it->records) > 1)
@@ -319,6 +332,37 @@ static int store_shipments(struct oh_hub *h, struct oh_store *st, struct item *i
     return finish_doc(st, it, doc_id, &t, stats, err);
 }
 
+/* The stock levels of document it: a changed level sends inventory.changed
+ * (the record, with available) from the reporting channel. */
+static int store_inventory(struct oh_hub *h, struct oh_store *st, struct item *it, int64_t doc_id,
+                           struct oh_proc_stats *stats, struct oh_err *err)
+{
+    const struct oh_spool_meta *m = &it->e->meta;
+    struct tally t = { 0 };
+    size_t i;
+    json_t *rec;
+    int rc;
+
+    json_array_foreach(it->records, i, rec) {
+        enum oh_upsert what;
+        const char *sku = json_string_value(json_object_get(rec, "sku"));
+        if ((rc = oh_store_upsert_inventory(st, rec, &what, err)) < 0) {
+            oh_err_prefix(err, "inventory %s", sku);
+            return rc;
+        }
+        if (what == OH_UPSERT_UNCHANGED) {
+            t.unchanged++;
+        } else if (what == OH_UPSERT_STALE) {
+            t.stale++;
+        } else {
+            t.stored++;
+            if ((rc = emit(h, st, "inventory.changed", m->channel, 0, rec, &t.events, err)) < 0)
+                return rc;
+        }
+    }
+    return finish_doc(st, it, doc_id, &t, stats, err);
+}
+
 /* Stores one prepared document inside the open transaction. */
 static int store_item(struct oh_hub *h, struct oh_store *st, struct item *it,
                       struct oh_proc_stats *stats, struct oh_err *err)
@@ -343,8 +387,10 @@ static int store_item(struct oh_hub *h, struct oh_store *st, struct item *it,
     }
     if ((rc = oh_store_document_put(st, &d, "stored", NULL, &doc_id, err)) < 0)
         return rc;
-    if (it->shipments)
+    if (it->kind == KIND_SHIPMENT)
         return store_shipments(h, st, it, doc_id, stats, err);
+    if (it->kind == KIND_INVENTORY)
+        return store_inventory(h, st, it, doc_id, stats, err);
     json_array_foreach(it->records, i, rec) {
         struct oh_upsert_result r;
         char hash[65];
@@ -486,7 +532,8 @@ static int store_batch(struct oh_hub *h, struct oh_store *st, struct item *items
         struct item *it = &items[i < n ? i : 0];
         struct oh_err e;
         oh_err_clear(&e);
-        if (!careful && i < n && !it->failed && !it->privacy && !it->edi && !it->shipments)
+        if (!careful && i < n && !it->failed && !it->privacy && !it->edi &&
+            it->kind == KIND_ORDER)
             continue; /* plain: stored together with its neighbours */
         if (!careful && plain < i) {
             rc = store_plain(h, st, items, plain, i, stats, &e);

@@ -124,6 +124,13 @@ int oh_store_upsert_shipment(struct oh_store *st, const char *channel, const jso
                              const char *content_sha256, int64_t doc_id,
                              struct oh_shipment_result *res, struct oh_err *err);
 
+/* Inventory (store_inventory.c, promises I1–I2 there). inv: checked
+ * canonical inventory record (oh_canonical_inventory_check). *what:
+ * INSERTED or UPDATED when a level changed, UNCHANGED, or STALE when the
+ * stored row is newer than the record's updated_at. */
+int oh_store_upsert_inventory(struct oh_store *st, const json_t *inv, enum oh_upsert *what,
+                              struct oh_err *err);
+
 /* Outbox (transactional: add inside the document's transaction). */
 int oh_store_outbox_add(struct oh_store *st, const char *event, const char *target,
                         const char *origin, int64_t order_id, const char *payload,

@@ -168,6 +168,48 @@ static void test_shipments(void **state)
                           "packages[0].weight: a binary floating-point number");
 }
 
+static void test_inventory(void **state)
+{
+    static const struct {
+        const char *in, *available;
+    } ok[] = {
+        { "{\"sku\":\"A\",\"on_hand\":\"12\",\"reserved\":\"2.5\"}", "9.5" },
+        { "{\"sku\":\"A\",\"on_hand\":5}", "5" },
+        { "{\"sku\":\"A\",\"on_hand\":\"1\",\"reserved\":\"3\"}", "-2" },
+        { "{\"sku\":\"A\",\"on_hand\":\"0.0001\",\"reserved\":\"0.0001\"}", "0" },
+        { "{\"sku\":\"A\",\"on_hand\":\"9\",\"available\":\"4\"}", "4" },
+        { "{\"sku\":\"A\",\"available\":\"-1\"}", "-1" },
+    };
+    struct oh_err err;
+    (void)state;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        json_t *o = load(ok[i].in);
+        oh_err_clear(&err);
+        if (oh_canonical_inventory_check(o, "wms", &err) < 0)
+            fail_msg("%s: %s", ok[i].in, err.msg);
+        assert_string_equal(json_string_value(json_object_get(o, "available")), ok[i].available);
+        assert_string_equal(json_string_value(json_object_get(o, "channel")), "wms");
+        json_decref(o);
+    }
+    static const char *const bad[][2] = {
+        { "{\"on_hand\":\"1\"}", "sku: required but missing" },
+        { "{\"sku\":\"A\"}", "on_hand or available: one of them is required" },
+        { "{\"sku\":\"A\",\"on_hand\":1.5}", "on_hand: a binary floating-point number" },
+        { "{\"sku\":\"A\",\"on_hand\":\"1\",\"bin\":\"B7\"}",
+          "bin: not a field of the canonical inventory record" },
+        { "{\"sku\":\"A\",\"on_hand\":\"1\",\"updated_at\":\"soon\"}",
+          "updated_at: \"soon\" is not an ISO-8601 date-time" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *o = load(bad[i][0]);
+        oh_err_clear(&err);
+        assert_int_equal(oh_canonical_inventory_check(o, "wms", &err), OH_EINVAL);
+        if (!strstr(err.msg, bad[i][1]))
+            fail_msg("error '%s' does not contain '%s'", err.msg, bad[i][1]);
+        json_decref(o);
+    }
+}
+
 static void test_decimal_and_time_helpers(void **state)
 {
     (void)state;
@@ -210,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_rejections_name_the_field),
         cmocka_unit_test(test_decimal_and_time_helpers),
         cmocka_unit_test(test_shipments),
+        cmocka_unit_test(test_inventory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
