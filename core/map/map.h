@@ -63,6 +63,16 @@ int oh_map_run_as(const struct oh_map *m, const char *format, const char *data, 
                   const struct oh_map_ctx *ctx, oh_map_record_cb cb, void *ud,
                   struct oh_err *err);
 
+/* Same records as oh_map_run, as text: json is exactly what
+ * json_dumps(record, JSON_COMPACT) gives for the record oh_map_run would
+ * pass (len bytes, NUL-terminated, borrowed until cb returns), written
+ * without building jansson values; or json NULL and rec_err. */
+typedef int (*oh_map_text_cb)(void *ud, size_t index, const char *json, size_t len,
+                              const struct oh_err *rec_err);
+int oh_map_run_text(const struct oh_map *m, const char *format, const char *data, size_t len,
+                    const struct oh_map_ctx *ctx, oh_map_text_cb cb, void *ud,
+                    struct oh_err *err);
+
 /* Outbound: one canonical record -> the encoded bytes of the `to` format.
  * *out is malloc'd (NUL-terminated, not counted in *out_len); caller frees. */
 int oh_map_render(const struct oh_map *m, const json_t *record, const struct oh_map_ctx *ctx,

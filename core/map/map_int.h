@@ -122,7 +122,11 @@ struct oh_map {
     int root_array; /* outbound rules target `[]` */
     struct table *tables;
     size_t ntables, tcap;
+    struct map_scratch *scratch; /* arenas kept between runs (map_run.c), under a lock */
 };
+
+/* Frees the kept arenas (map_run.c); oh_map_free calls it. */
+void oh_map_scratch_free(struct oh_map *m);
 
 /* Filter table (map_filters.c). */
 struct filter_info {
@@ -201,6 +205,16 @@ int oh_map_eval_path(struct map_ev *ev, const struct path *pa, const struct oh_n
 int oh_map_scalar_filter(struct map_ev *ev, const struct filter *f, const struct expr *pipe,
                          const struct oh_node *cur, struct val *v);
 int oh_map_list_filter(struct map_ev *ev, const struct filter *f, struct val *v);
+/* A record's text (map_out.c), malloc'd, reused between records. */
+struct map_text {
+    char *p;
+    size_t len, cap;
+};
+/* Writes output tree o (with `channel` first, as map_run.c's record_json)
+ * as the compact JSON jansson would write; NUL-terminated. OH_EAGAIN when
+ * only jansson can write it (an object with a key twice). */
+int oh_map_write_record(const struct map_ev *ev, const struct oh_node *o, struct map_text *t);
+
 /* Evaluates the rules of b with `.` = cur into the output object out. */
 int oh_map_run_block(struct map_ev *ev, const struct block *b, const struct oh_node *cur,
                      struct oh_node *out);

@@ -1062,8 +1062,10 @@ int oh_map_load(const char *path, struct oh_map **out, struct oh_err *err)
 
 void oh_map_free(struct oh_map *m)
 {
-    if (m)
-        oh_arena_free(m->arena);
+    if (!m)
+        return;
+    oh_map_scratch_free(m);
+    oh_arena_free(m->arena);
 }
 
 const char *oh_map_name(const struct oh_map *m)

@@ -3,11 +3,14 @@
  * (`each`, `group-by`), evaluate (map_eval.c), hand each record to the
  * caller as jansson (inbound) or encode it with the `to` format (outbound).
  * One arena per call holds the decoded tree and every intermediate value and
- * is freed before returning; records passed to the callback are the
- * callback's to keep (json_incref) or drop.
+ * is emptied before returning (arenas are kept by the plan between calls,
+ * one per concurrent caller, so that a document costs no malloc); records
+ * passed to the callback are the callback's to keep (json_incref) or drop.
+ * oh_map_run_text hands out the same records as text (map_out.c).
  */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,7 +137,80 @@ static struct oh_node *copy(struct oh_arena *a, const struct oh_node *n)
     return c;
 }
 
-static int emit(struct map_ev *ev, const struct oh_node *rec, size_t idx, oh_map_record_cb cb, void *ud)
+/* --- kept arenas ------------------------------------------------------------- */
+
+struct map_scratch {
+    struct map_scratch *next;
+    struct oh_arena *a;
+    struct map_text text;
+};
+
+#define SCRATCH_KEEP (4u << 20) /* an arena that grew past this is not kept */
+
+static pthread_mutex_t scratch_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct map_scratch *scratch_get(const struct oh_map *m)
+{
+    struct oh_map *mm = (struct oh_map *)m; /* the list is the one mutable part, under the lock */
+    struct map_scratch *sc;
+
+    pthread_mutex_lock(&scratch_lock);
+    if ((sc = mm->scratch))
+        mm->scratch = sc->next;
+    pthread_mutex_unlock(&scratch_lock);
+    if (sc)
+        return sc;
+    if (!(sc = calloc(1, sizeof(*sc)))) {
+        fprintf(stderr, "orderhub: out of memory\n");
+        abort();
+    }
+    sc->a = oh_arena_new(0);
+    return sc;
+}
+
+static void scratch_drop(struct map_scratch *sc)
+{
+    oh_arena_free(sc->a);
+    free(sc->text.p);
+    free(sc);
+}
+
+static void scratch_put(const struct oh_map *m, struct map_scratch *sc)
+{
+    struct oh_map *mm = (struct oh_map *)m;
+
+    if (oh_arena_used(sc->a) > SCRATCH_KEEP || sc->text.cap > SCRATCH_KEEP) {
+        scratch_drop(sc);
+        return;
+    }
+    oh_arena_recycle(sc->a);
+    pthread_mutex_lock(&scratch_lock);
+    sc->next = mm->scratch;
+    mm->scratch = sc;
+    pthread_mutex_unlock(&scratch_lock);
+}
+
+void oh_map_scratch_free(struct oh_map *m)
+{
+    struct map_scratch *sc = m->scratch, *n;
+    for (; sc; sc = n) {
+        n = sc->next;
+        scratch_drop(sc);
+    }
+    m->scratch = NULL;
+}
+
+/* --- running ------------------------------------------------------------------ */
+
+/* Where records go: jansson values (jcb) or text (tcb). */
+struct sink {
+    oh_map_record_cb jcb;
+    oh_map_text_cb tcb;
+    void *ud;
+    struct map_text *text;
+};
+
+static int emit(struct map_ev *ev, const struct oh_node *rec, size_t idx, struct sink *k)
 {
     struct oh_err rerr = {0};
     struct oh_node *o = NULL;
@@ -143,18 +219,37 @@ static int emit(struct map_ev *ev, const struct oh_node *rec, size_t idx, oh_map
 
     ev->err = &rerr;
     if (one_record(ev, rec, &o) < 0)
-        return cb(ud, idx, NULL, &rerr);
+        return k->jcb ? k->jcb(k->ud, idx, NULL, &rerr) : k->tcb(k->ud, idx, NULL, 0, &rerr);
+    if (k->tcb) {
+        if ((rc = oh_map_write_record(ev, o, k->text)) == OH_EAGAIN) {
+            char *s;
+            if (!(j = record_json(ev, o)) || !(s = json_dumps(j, JSON_COMPACT))) {
+                json_decref(j);
+                return -1;
+            }
+            json_decref(j);
+            k->text->len = 0;
+            free(k->text->p);
+            k->text->p = s;
+            k->text->len = strlen(s);
+            k->text->cap = k->text->len + 1;
+        } else if (rc < 0) {
+            return rc;
+        }
+        return k->tcb(k->ud, idx, k->text->p, k->text->len, NULL);
+    }
     if (!(j = record_json(ev, o)))
         return -1;
-    rc = cb(ud, idx, j, NULL);
+    rc = k->jcb(k->ud, idx, j, NULL);
     json_decref(j);
     return rc;
 }
 
-int oh_map_run_as(const struct oh_map *m, const char *format, const char *data, size_t len,
-                  const struct oh_map_ctx *ctx, oh_map_record_cb cb, void *ud, struct oh_err *err)
+static int run(const struct oh_map *m, const char *format, const char *data, size_t len,
+               const struct oh_map_ctx *ctx, struct sink *k, struct oh_err *err)
 {
-    struct oh_arena *a = oh_arena_new(0);
+    struct map_scratch *sc = scratch_get(m);
+    struct oh_arena *a = sc->a;
     struct map_ev ev = {.m = m, .a = a, .ctx = ctx};
     const char *fname = format ? format : m->from_is_kind ? "json" : m->from;
     const struct oh_format *f = oh_format_find(fname);
@@ -163,6 +258,7 @@ int oh_map_run_as(const struct oh_map *m, const char *format, const char *data, 
     struct map_nset recs = {.a = a};
     int rc = 0;
 
+    k->text = &sc->text;
     if (!f || !f->decode) {
         rc = oh_err_set(err, OH_EINVAL, "%s: cannot read format %s", m->short_name, fname);
         goto done;
@@ -180,7 +276,7 @@ int oh_map_run_as(const struct oh_map *m, const char *format, const char *data, 
     }
     if (!m->group_by) {
         for (size_t i = 0; i < recs.n; i++)
-            if ((rc = emit(&ev, recs.v[i], i, cb, ud)) != 0)
+            if ((rc = emit(&ev, recs.v[i], i, k)) != 0)
                 goto done;
         goto done;
     }
@@ -202,13 +298,27 @@ int oh_map_run_as(const struct oh_map *m, const char *format, const char *data, 
             for (const struct oh_node *c = recs.v[i]->first; c; c = c->next)
                 oh_node_append(rec, copy(a, c));
         rec->line = recs.v[i]->line;
-        if ((rc = emit(&ev, rec, idx, cb, ud)) != 0)
+        if ((rc = emit(&ev, rec, idx, k)) != 0)
             goto done;
         i = j;
     }
 done:
-    oh_arena_free(a);
+    scratch_put(m, sc);
     return rc;
+}
+
+int oh_map_run_as(const struct oh_map *m, const char *format, const char *data, size_t len,
+                  const struct oh_map_ctx *ctx, oh_map_record_cb cb, void *ud, struct oh_err *err)
+{
+    struct sink k = {.jcb = cb, .ud = ud};
+    return run(m, format, data, len, ctx, &k, err);
+}
+
+int oh_map_run_text(const struct oh_map *m, const char *format, const char *data, size_t len,
+                    const struct oh_map_ctx *ctx, oh_map_text_cb cb, void *ud, struct oh_err *err)
+{
+    struct sink k = {.tcb = cb, .ud = ud};
+    return run(m, format, data, len, ctx, &k, err);
 }
 
 int oh_map_run(const struct oh_map *m, const char *data, size_t len, const struct oh_map_ctx *ctx,
