@@ -4,7 +4,7 @@
  * spool.h, each one rename(2):
  *
  *   oh_spool_claim   incoming/ID -> active/ID, else deferred/ID -> active/ID
- *   oh_spool_done    active/ID   -> removed, or archive/ID
+ *   oh_spool_done    active/ID   -> tmp/ (recycled or reaped), or archive/ID
  *   oh_spool_defer   active/ID   -> deferred/ID (or dead/ID, returns 1)
  *   oh_spool_kill    active/ID   -> dead/ID (+ dead/ID.reason)
  *   oh_spool_retry   dead/ID or deferred/ID -> incoming/ID
@@ -176,8 +176,12 @@ int oh_spool_done(struct oh_spool *sp, const char *id, struct oh_err *err)
             goto done;
     } else {
         /* Kept as a file for the next enqueue to write over, when the pool
-         * has room; removed otherwise. Either way it leaves active/. */
+         * has room; else renamed into tmp/ for the reaper to remove
+         * (spool_reap.c), and removed here only when the reaper is full.
+         * Either way it has left active/ when done returns. */
         if ((rc = sp_free_put(sp, id, err)) != OH_EAGAIN)
+            goto done;
+        if ((rc = sp_reap_put(sp, id, err)) != OH_EAGAIN)
             goto done;
         if ((rc = sp_path(sp, SP_ACTIVE, id, path, err)) < 0)
             goto done;

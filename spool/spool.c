@@ -185,7 +185,8 @@ static void free_pool_clear(struct oh_spool *sp, int remove_files)
 
     pthread_mutex_lock(&sp->free_mu);
     for (size_t i = 0; remove_files && i < sp->nfree; i++)
-        if (sp_path(sp, SP_TMP, sp->free_names[i], path, NULL) == 0)
+        if (sp_reap_tmp(sp, sp->free_names[i]) < 0 &&
+            sp_path(sp, SP_TMP, sp->free_names[i], path, NULL) == 0)
             unlink(path);
     sp->nfree = 0;
     pthread_mutex_unlock(&sp->free_mu);
@@ -282,6 +283,7 @@ int oh_spool_open(const char *root, const struct oh_spool_opts *opts, struct oh_
     }
     pthread_mutex_init(&sp->claim_mu, NULL);
     pthread_mutex_init(&sp->free_mu, NULL);
+    sp_reap_init(sp);
     if (!(sp->free_names = calloc(SP_FREE_MAX, sizeof(*sp->free_names))))
         abort();
     for (int d = 0; d < SP_NDIRS; d++) {
@@ -316,6 +318,7 @@ void oh_spool_free(struct oh_spool *sp)
     if (!sp)
         return;
     free_pool_clear(sp, 1);
+    sp_reap_free(sp); /* after the pool: it removes the pooled files too */
     batch_clear(&sp->incoming);
     batch_clear(&sp->due);
     for (int d = 0; d < SP_NDIRS; d++) {

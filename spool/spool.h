@@ -33,8 +33,12 @@
  *
  * A done entry (without archiving) leaves active/ by a rename into tmp/,
  * where this process writes the next enqueued entry over it (see
- * spool_int.h, SP_FREE_MAX); recycled files are tmp/ files like any other
- * (S2, S4) and oh_spool_free removes the ones still unused.
+ * spool_int.h, SP_FREE_MAX), or, when that pool is full, where reaper
+ * threads remove it in the background (spool_reap.c). Either way these are
+ * tmp/ files like any other (S2, S4): never claimed or listed again, and
+ * removed by recovery after a crash; oh_spool_free removes the ones left
+ * (it waits for the reaper), so a process that frees its spool on exit
+ * leaves nothing of its done entries behind.
  *
  * Thread-safe: many threads may enqueue and claim at once.
  */

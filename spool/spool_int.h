@@ -3,6 +3,7 @@
  *
  * spool.c     open/free, ids, group commit, enqueue, streaming writer, recover
  * outcome.c   claim, done, defer, kill, retry
+ * spool_reap.c removing done entries' files in the background
  * entry.c     the entry file format (header encode/parse), load/show/list/count
  */
 #ifndef OH_SPOOL_INT_H
@@ -58,6 +59,22 @@ struct sp_batch {
 #define SP_FREE_MAX 256
 #define SP_FREE_NAME (OH_SPOOL_ID_MAX + 4)
 
+/* Done entries' files waiting in tmp/ ("d.<id>") for a reaper thread to
+ * remove them (spool_reap.c): a removal costs far more than a rename here,
+ * and several overlap. */
+#define SP_REAP_MAX 16384
+#define SP_REAP_THREADS 4
+
+struct sp_reap {
+    pthread_mutex_t mu;
+    pthread_cond_t work;     /* names queued, or stop */
+    pthread_cond_t idle;     /* queue empty and no removal under way */
+    char (*names)[SP_FREE_NAME]; /* ring of SP_REAP_MAX tmp/ names */
+    size_t head, n, busy;
+    pthread_t th[SP_REAP_THREADS];
+    int nth, stop, failed;
+};
+
 struct oh_spool {
     char *root;
     char dir[SP_NDIRS][PATH_MAX];
@@ -72,6 +89,8 @@ struct oh_spool {
     pthread_mutex_t free_mu;  /* guards the free-file pool */
     char (*free_names)[SP_FREE_NAME];
     size_t nfree;
+
+    struct sp_reap reap;      /* spool_reap.c */
 };
 
 /* spool.c */
@@ -96,6 +115,19 @@ int sp_free_put(struct oh_spool *sp, const char *id, struct oh_err *err);
 /* "DIR/NAME" into out; OH_EINVAL when too long. */
 int sp_path(const struct oh_spool *sp, int d, const char *name, char out[PATH_MAX],
             struct oh_err *err);
+
+/* spool_reap.c */
+void sp_reap_init(struct oh_spool *sp);
+/* Moves active/ID to tmp/d.ID and queues it for removal. 0 when it did,
+ * OH_ENOTFOUND when active/ID is gone, OH_EAGAIN when the queue is full or
+ * the rename failed (the caller removes the entry itself). */
+int sp_reap_put(struct oh_spool *sp, const char *id, struct oh_err *err);
+/* Queues tmp/NAME for removal; OH_EAGAIN when the queue is full. */
+int sp_reap_tmp(struct oh_spool *sp, const char *name);
+/* Waits until every queued name is removed. */
+void sp_reap_wait(struct oh_spool *sp);
+/* Removes what is queued, stops the threads, frees the reaper. */
+void sp_reap_free(struct oh_spool *sp);
 
 /* entry.c */
 /* 1 when name is a well-formed entry id (what list/claim consider). */
