@@ -2,12 +2,14 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -237,6 +239,40 @@ static void stop_threads(struct sched *s)
     oh_timerheap_clear(&s->heap);
 }
 
+/* One running orderhub per spool: `run` (daemon or --once) holds an
+ * exclusive flock on SPOOL/lock for its lifetime. A second one would
+ * recover the first one's claimed entries (S4) and process them twice. The
+ * lock goes with the process, so a crash never leaves it stale. */
+static int lock_spool(const char *dir, int *fd, struct oh_err *err)
+{
+    char path[4096], pid[32], other[32] = "";
+    int f;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/lock", dir);
+    if ((f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+        return oh_err_set(err, OH_ERROR, "spool %s: cannot open its lock file: %s", dir,
+                          strerror(errno));
+    if (flock(f, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        if ((n = pread(f, other, sizeof(other) - 1, 0)) > 0)
+            other[strcspn(other, "\n")] = '\0';
+        close(f);
+        if (e == EWOULDBLOCK)
+            return oh_err_set(err, OH_EAGAIN,
+                              "spool %s is in use by another orderhub process%s%s%s; give each "
+                              "instance its own [hub] spool",
+                              dir, other[0] ? " (pid " : "", other, other[0] ? ")" : "");
+        return oh_err_set(err, OH_ERROR, "spool %s: cannot lock: %s", dir, strerror(e));
+    }
+    n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(f, 0) < 0 || pwrite(f, pid, (size_t)n, 0) != n) {
+        /* the pid is only a hint in the message above; the flock is the lock */
+    }
+    *fd = f;
+    return 0;
+}
+
 /* Start-up: migrate the store and recover the spool; any failure here is an
  * unusable environment and stops the daemon before work starts. */
 static int prepare(struct oh_hub *h, int at_start, struct oh_err *err)
@@ -262,7 +298,9 @@ static int prepare(struct oh_hub *h, int at_start, struct oh_err *err)
         return rc;
     if (applied)
         oh_info("store.migrated", "applied=%d", applied);
-    if ((rc = oh_spool_recover(h->spool, &moved, err)) < 0)
+    /* not on reload: the running workers hold claimed entries right now
+     * (they are drained before the new hub starts) */
+    if (at_start && (rc = oh_spool_recover(h->spool, &moved, err)) < 0)
         return rc;
     if (moved)
         oh_info("spool.recovered", "entries=%zu", moved);
@@ -389,6 +427,7 @@ done:
 int oh_daemon_run(const char *config_path, int once)
 {
     struct sched s;
+    int lock_fd = -1;
     struct oh_err err;
     sigset_t set;
     int rc;
@@ -406,21 +445,22 @@ int oh_daemon_run(const char *config_path, int once)
             oh_log_parse_level(v, &lvl);
         oh_log_init(lvl, 1);
     }
-    if (rc < 0 || (rc = prepare(s.hub, 1, &err)) < 0) {
+    if (rc < 0 || (rc = lock_spool(s.hub->set.spool_dir, &lock_fd, &err)) < 0 ||
+        (rc = prepare(s.hub, 1, &err)) < 0) {
         oh_error("daemon.start_failed", "error=%s", oh_logq(q, sizeof(q), err.msg));
         fprintf(stderr, "orderhub: %s\n", err.msg);
         oh_hub_free(s.hub);
+        if (lock_fd >= 0)
+            close(lock_fd);
         return 1;
     }
     if (once) {
         rc = run_once(s.hub, &err);
-        if (rc < 0) {
+        if (rc < 0)
             fprintf(stderr, "orderhub: %s\n", err.msg);
-            oh_hub_free(s.hub);
-            return 1;
-        }
         oh_hub_free(s.hub);
-        return 0;
+        close(lock_fd);
+        return rc < 0 ? 1 : 0;
     }
 
     sigemptyset(&set);
@@ -448,11 +488,24 @@ int oh_daemon_run(const char *config_path, int once)
         if (sig == SIGHUP) {
             struct oh_hub *nh = NULL;
             oh_info("daemon.reload", "config=%s", oh_logq(q, sizeof(q), config_path));
-            if (oh_hub_open(config_path, 0, NULL, NULL, &nh, &err) < 0 || prepare(nh, 0, &err) < 0) {
+            int nlock = -1;
+            if (oh_hub_open(config_path, 0, NULL, NULL, &nh, &err) < 0 ||
+                (strcmp(nh->set.spool_dir, s.hub->set.spool_dir) != 0 &&
+                 lock_spool(nh->set.spool_dir, &nlock, &err) < 0) ||
+                prepare(nh, 0, &err) < 0) {
                 oh_error("daemon.reload_failed", "error=%s kept=previous",
                          oh_logq(q, sizeof(q), err.msg));
                 oh_hub_free(nh);
+                if (nlock >= 0)
+                    close(nlock);
                 continue;
+            }
+            if (nlock >= 0) { /* a new spool: recover it now that it is ours */
+                size_t moved = 0;
+                if (oh_spool_recover(nh->spool, &moved, &err) < 0)
+                    oh_error("spool.recover_failed", "error=%s", oh_logq(q, sizeof(q), err.msg));
+                close(lock_fd);
+                lock_fd = nlock;
             }
             oh_web_stop(s.web);
             s.web = NULL;
@@ -472,6 +525,7 @@ int oh_daemon_run(const char *config_path, int once)
     oh_hub_free(s.hub);
     pthread_cond_destroy(&s.cv);
     pthread_mutex_destroy(&s.mu);
+    close(lock_fd);
     oh_info("daemon.stopped", "%s", "");
     return 0;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """SIGHUP reloads the configuration without dropping work (a route added
 while running takes effect; a broken config is refused and the old one
-kept); SIGTERM drains and exits 0."""
+kept); a second `run` on the same spool is refused while the daemon holds it,
+naming the other process; SIGTERM drains and exits 0 and frees the spool."""
 import os
 import signal
 import subprocess
@@ -42,11 +43,20 @@ def main():
             wait_until(lambda: env.scalar("SELECT COUNT(*) FROM outbox WHERE state='done'") == "1",
                        60, "the new route delivers order 2")
             check(os.listdir(env.outbox) != [], "export file written")
+
+            # a second orderhub on the same spool would recover (and redo)
+            # the first one's claimed entries: refused
+            second = env.run("run", "--once", check=False)
+            check(second.returncode == 1, f"second run refused: {second.returncode}")
+            check("is in use by another orderhub process (pid %d)" % p.pid in second.stderr,
+                  "the refusal names the spool and the other pid: " + second.stderr)
         finally:
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=60)
         check(p.returncode == 0, "SIGTERM exits 0")
         check(b"daemon.stopped" in open(log_path, "rb").read(), "drained and stopped")
+        check(env.run("run", "--once", check=False).returncode == 0,
+              "once the daemon is gone the spool is free again")
         print("1 passed, 0 failed")
     finally:
         env.close()
