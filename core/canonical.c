@@ -698,15 +698,7 @@ int oh_canonical_inventory_check(json_t *inv, const char *channel, struct oh_err
     return 0;
 }
 
-int oh_canonical_hash(const json_t *order, char out[65])
-{
-    char *s = json_dumps(order, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII);
-    if (!s)
-        return -1;
-    oh_sha256_hex(s, strlen(s), out);
-    free(s);
-    return 0;
-}
+/* oh_canonical_hash: canonical_hash.c */
 
 json_t *oh_node_to_canonical_json(const struct oh_node *n)
 {
