@@ -84,9 +84,28 @@ _Static_assert(OF_STATUS == OH_OF_STATUS, "store_int.h status field");
 
 /* ---- canonical JSON -> values ----------------------------------------------------- */
 
-static int take(const json_t *v, enum kind k, struct oh_fv *out, char tmp[OH_TMP_LEN],
-                const char *path, struct oh_err *err)
+/* Where a value sits, for messages: written out only when there is one
+ * (formatting it for every field cost more than the field itself). */
+struct fpath {
+    const char *obj; /* "bill_to", "customer", or NULL */
+    const char *key;
+    long line;       /* >= 0: lines[line].key */
+};
+
+static const char *fpath_str(const struct fpath *p, char buf[64])
 {
+    if (p->line >= 0)
+        snprintf(buf, 64, "lines[%ld].%s", p->line, p->key);
+    else
+        snprintf(buf, 64, "%s%s%s", p->obj ? p->obj : "", p->obj ? "." : "", p->key);
+    return buf;
+}
+
+static int take(const json_t *v, enum kind k, struct oh_fv *out, char tmp[OH_TMP_LEN],
+                const struct fpath *fp, struct oh_err *err)
+{
+    char path[64];
+
     out->s = NULL;
     out->len = 0;
     if (!v || json_is_null(v))
@@ -96,7 +115,7 @@ static int take(const json_t *v, enum kind k, struct oh_fv *out, char tmp[OH_TMP
         out->s = tmp;
         out->len = strlen(tmp);
         if ((k == K_MONEY || k == K_QTY) && !oh_st_decimal_ok(out->s, out->len))
-            return oh_err_set(err, OH_EINVAL, "order %s: %s does not fit DECIMAL(19,4)", path,
+            return oh_err_set(err, OH_EINVAL, "order %s: %s does not fit DECIMAL(19,4)", fpath_str(fp, path),
                               tmp);
         return 0;
     }
@@ -105,8 +124,8 @@ static int take(const json_t *v, enum kind k, struct oh_fv *out, char tmp[OH_TMP
             return oh_err_set(err, OH_EINVAL,
                               "order %s: a JSON number with a fraction; money and quantities "
                               "must be decimal strings",
-                              path);
-        return oh_err_set(err, OH_EINVAL, "order %s: expected a string", path);
+                              fpath_str(fp, path));
+        return oh_err_set(err, OH_EINVAL, "order %s: expected a string", fpath_str(fp, path));
     }
     out->s = json_string_value(v);
     out->len = json_string_length(v);
@@ -115,12 +134,12 @@ static int take(const json_t *v, enum kind k, struct oh_fv *out, char tmp[OH_TMP
     case K_QTY:
         if (!oh_st_decimal_ok(out->s, out->len))
             return oh_err_set(err, OH_EINVAL, "order %s: \"%.40s\" is not a decimal that fits "
-                              "DECIMAL(19,4)", path, out->s);
+                              "DECIMAL(19,4)", fpath_str(fp, path), out->s);
         break;
     case K_TIME:
         if (oh_st_iso_to_sql(out->s, tmp) < 0)
             return oh_err_set(err, OH_EINVAL, "order %s: \"%.40s\" is not an ISO-8601 time "
-                              "with a zone", path, out->s);
+                              "with a zone", fpath_str(fp, path), out->s);
         out->s = tmp;
         out->len = strlen(tmp);
         break;
@@ -145,7 +164,7 @@ static int collect(const json_t *order, struct oh_order_vals *ov, struct oh_line
         goto done;
     }
     if ((rc = take(json_object_get(order, "external_id"), K_STR, &ov->ext, ov->ext_tmp,
-                   "external_id", err)) < 0)
+                   &(struct fpath){ NULL, "external_id", -1 }, err)) < 0)
         goto done;
     if (!ov->ext.s || ov->ext.len == 0) {
         rc = oh_err_set(err, OH_EINVAL, "order: external_id is missing");
@@ -154,9 +173,8 @@ static int collect(const json_t *order, struct oh_order_vals *ov, struct oh_line
     for (size_t i = 0; i < OF_N; i++) {
         const struct field *f = &order_fields[i];
         const json_t *parent = f->obj ? json_object_get(order, f->obj) : order;
-        char path[64];
+        struct fpath path = { f->obj, f->key, -1 };
 
-        snprintf(path, sizeof(path), "%s%s%s", f->obj ? f->obj : "", f->obj ? "." : "", f->key);
         if (parent && !json_is_object(parent) && !json_is_null(parent)) {
             rc = oh_err_set(err, OH_EINVAL, "order %s: %s is not an object", ov->ext.s, f->obj);
             goto done;
@@ -164,7 +182,7 @@ static int collect(const json_t *order, struct oh_order_vals *ov, struct oh_line
         if (f->kind == K_TAGS)
             continue;
         if ((rc = take(json_is_object(parent) ? json_object_get(parent, f->key) : NULL, f->kind,
-                       &ov->f[i], ov->tmp[i], path, err)) < 0)
+                       &ov->f[i], ov->tmp[i], &path, err)) < 0)
             goto done;
     }
     tags = json_object_get(order, "tags");
@@ -193,11 +211,10 @@ static int collect(const json_t *order, struct oh_order_vals *ov, struct oh_line
         }
         av[r].present = 1;
         for (size_t i = 0; i < AF_N; i++) {
-            char path[64];
+            struct fpath path = { addr_roles[r], addr_keys[i], -1 };
 
-            snprintf(path, sizeof(path), "%s.%s", addr_roles[r], addr_keys[i]);
             if ((rc = take(json_object_get(a, addr_keys[i]), K_STR, &av[r].f[i], av[r].tmp[i],
-                           path, err)) < 0)
+                           &path, err)) < 0)
                 goto done;
         }
     }
@@ -242,11 +259,10 @@ static int collect(const json_t *order, struct oh_order_vals *ov, struct oh_line
             goto done;
         }
         for (size_t i = 0; i < LF_N; i++) {
-            char path[64];
+            struct fpath path = { NULL, line_fields[i].key, (long)j };
 
-            snprintf(path, sizeof(path), "lines[%zu].%s", j, line_fields[i].key);
             if ((rc = take(json_object_get(l, line_fields[i].key), line_fields[i].kind,
-                           &lv[j].f[i], lv[j].tmp[i], path, err)) < 0)
+                           &lv[j].f[i], lv[j].tmp[i], &path, err)) < 0)
                 goto done;
         }
         if (!lv[j].f[LF_QTY].s) {
