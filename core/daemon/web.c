@@ -75,10 +75,9 @@ struct oh_web {
     struct counter *counters;
     size_t ncounters;
 
-    json_t *stats;        /* last oh_store_stats, or NULL */
-    int64_t stats_at;     /* monotonic ms of the last attempt */
-    int stats_ok;         /* the last attempt succeeded */
-    int stats_busy;       /* a scrape is refreshing it */
+    pthread_mutex_t stats_mu; /* held while the counts are refreshed */
+    json_t *stats;        /* last oh_store_stats, NULL when it failed */
+    int64_t stats_at;     /* monotonic ms of the last attempt (0: none) */
 };
 
 /* ---- store pool --------------------------------------------------------- */
@@ -401,25 +400,25 @@ static const char *lv(const char *s, char *out, size_t n)
 }
 
 /* The store's counts, from the cache or fresh; *out (caller's) NULL when
- * the store is not answering. */
+ * the store is not answering. One scrape refreshes at a time; another one
+ * arriving meanwhile waits for it and uses its result. */
 static void store_stats(struct oh_web *w, json_t **out)
 {
-    int64_t now = oh_mono_ms();
     struct oh_store *st;
     struct oh_err err;
     json_t *s = NULL;
-    int refresh;
 
     *out = NULL;
+    pthread_mutex_lock(&w->stats_mu);
     pthread_mutex_lock(&w->mu);
-    refresh = !w->stats_busy && (w->stats_at == 0 || now - w->stats_at >= METRICS_TTL_MS);
-    if (refresh)
-        w->stats_busy = 1;
-    else if (w->stats_ok && w->stats)
-        *out = json_incref(w->stats); /* the caller's reference */
-    pthread_mutex_unlock(&w->mu);
-    if (!refresh)
+    if (w->stats_at != 0 && oh_mono_ms() - w->stats_at < METRICS_TTL_MS) {
+        if (w->stats)
+            *out = json_incref(w->stats); /* the caller's reference */
+        pthread_mutex_unlock(&w->mu);
+        pthread_mutex_unlock(&w->stats_mu);
         return;
+    }
+    pthread_mutex_unlock(&w->mu);
     oh_err_clear(&err);
     if ((st = borrow(w, &err))) {
         if (oh_store_stats(st, &s, &err) < 0)
@@ -430,13 +429,12 @@ static void store_stats(struct oh_web *w, json_t **out)
         oh_warn("metrics.store_unavailable", "error=%s", err.msg);
     pthread_mutex_lock(&w->mu);
     json_decref(w->stats);
-    w->stats = s; /* the cache's reference */
-    w->stats_ok = s != NULL;
+    w->stats = s; /* the cache's reference, NULL after a failure */
     w->stats_at = oh_mono_ms();
-    w->stats_busy = 0;
     if (s)
         *out = json_incref(s); /* the caller's reference */
     pthread_mutex_unlock(&w->mu);
+    pthread_mutex_unlock(&w->stats_mu);
 }
 
 static void metric_head(struct mbuf *b, const char *name, const char *type, const char *help)
@@ -545,6 +543,7 @@ int oh_web_start(struct oh_hub *h, struct oh_web **out, struct oh_err *err)
         !(w->counters = calloc(COUNTERS_MAX, sizeof(*w->counters))))
         abort();
     pthread_mutex_init(&w->mu, NULL);
+    pthread_mutex_init(&w->stats_mu, NULL);
     pthread_mutex_init(&w->rr.mu, NULL);
     pthread_cond_init(&w->rr.cv, NULL);
     struct oh_http_handlers hd = {
@@ -571,6 +570,7 @@ void oh_web_stop(struct oh_web *w)
     free(w->rr.q);
     json_decref(w->stats);
     pthread_mutex_destroy(&w->mu);
+    pthread_mutex_destroy(&w->stats_mu);
     pthread_mutex_destroy(&w->rr.mu);
     pthread_cond_destroy(&w->rr.cv);
     free(w);
