@@ -117,6 +117,12 @@ int sp_tmp_create(struct oh_spool *sp, const char *name, char path[PATH_MAX], in
 
 /* ---- recycled files ----------------------------------------------------- */
 
+/* XXX: active/ is not fsync'd after the rename (as oh_spool_done never
+ * fsyncs it), so after a power loss a filesystem without a journal may
+ * still show active/ID while the same file, rewritten, is a later entry in
+ * incoming/: recovery then replays that later entry twice, under two ids.
+ * A duplicate, which the idempotent store absorbs; never a lost entry. With
+ * a journal the rename and the later directory fsync commit in order. */
 int sp_free_put(struct oh_spool *sp, const char *id, struct oh_err *err)
 {
     char src[PATH_MAX], dst[PATH_MAX], name[SP_FREE_NAME], fid[OH_SPOOL_ID_MAX];
