@@ -119,10 +119,12 @@ int sp_tmp_create(struct oh_spool *sp, const char *name, char path[PATH_MAX], in
 
 /* XXX: active/ is not fsync'd after the rename (as oh_spool_done never
  * fsyncs it), so after a power loss a filesystem without a journal may
- * still show active/ID while the same file, rewritten, is a later entry in
- * incoming/: recovery then replays that later entry twice, under two ids.
- * A duplicate, which the idempotent store absorbs; never a lost entry. With
- * a journal the rename and the later directory fsync commit in order. */
+ * still show active/ID while the same file has been rewritten since:
+ * recovery then replays the later entry twice, under two ids (a duplicate
+ * the idempotent store absorbs), or, if the crash came mid-rewrite, finds a
+ * damaged active/ID that goes to dead/ (its order was stored already, and
+ * the rewrite was never acknowledged). Never a lost entry. With a journal
+ * the rename commits before the later fsyncs can. */
 int sp_free_put(struct oh_spool *sp, const char *id, struct oh_err *err)
 {
     char src[PATH_MAX], dst[PATH_MAX], name[SP_FREE_NAME], fid[OH_SPOOL_ID_MAX];
