@@ -163,30 +163,14 @@ static int parse_i64(const char *v, const char *e, int64_t *out)
     return 0;
 }
 
-int sp_hdr_read(int fd, const char *path, struct oh_spool_meta *m, size_t *payload_off,
-                struct oh_err *err)
+/* Parses the header at the start of buf[0..n) (at most SP_HDR_MAX bytes
+ * are looked at; header lines are cut in place). */
+static int hdr_parse(char *buf, size_t n, const char *path, struct oh_spool_meta *m,
+                     size_t *payload_off, struct oh_err *err)
 {
-    char *buf = NULL, *p, *end;
-    size_t n = 0;
+    char *p, *end;
     int rc = OH_ERROR;
 
-    memset(m, 0, sizeof(*m));
-    if (!(buf = malloc(SP_HDR_MAX + 1)))
-        abort();
-    /* Read until the blank line is in the buffer (or the file ends). */
-    for (;;) {
-        ssize_t r = pread(fd, buf + n, SP_HDR_MAX - n, (off_t)n);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            oh_err_set(err, OH_ERROR, "%s: read failed: %s", path, strerror(errno));
-            goto done;
-        }
-        n += (size_t)r;
-        buf[n] = '\0';
-        if (r == 0 || n == SP_HDR_MAX || memmem(buf, n, "\n\n", 2))
-            break;
-    }
     if (n < 10 || memcmp(buf, "OHSPOOL 1\n", 10) != 0) {
         rc = oh_err_set(err, OH_EINVAL, "%s: not a spool entry (no 'OHSPOOL 1' first line)", path);
         goto done;
@@ -239,8 +223,70 @@ int sp_hdr_read(int fd, const char *path, struct oh_spool_meta *m, size_t *paylo
     }
     rc = 0;
 done:
+    return rc;
+}
+
+int sp_hdr_read(int fd, const char *path, struct oh_spool_meta *m, size_t *payload_off,
+                struct oh_err *err)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    int rc = OH_ERROR;
+
+    memset(m, 0, sizeof(*m));
+    if (!(buf = malloc(SP_HDR_MAX + 1)))
+        abort();
+    /* Read until the blank line is in the buffer (or the file ends). */
+    for (;;) {
+        ssize_t r = pread(fd, buf + n, SP_HDR_MAX - n, (off_t)n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            oh_err_set(err, OH_ERROR, "%s: read failed: %s", path, strerror(errno));
+            goto done;
+        }
+        n += (size_t)r;
+        buf[n] = '\0';
+        if (r == 0 || n == SP_HDR_MAX || memmem(buf, n, "\n\n", 2))
+            break;
+    }
+    rc = hdr_parse(buf, n, path, m, payload_off, err);
+done:
     free(buf);
     return rc;
+}
+
+/* Entries up to this size are read with one pread into one buffer, header
+ * and payload together (the payload is then moved to the front); larger
+ * ones header first, then the payload. */
+#define WHOLE_READ_MAX (256 * 1024)
+
+/* Reads all of fd (size bytes) into a new buffer with a NUL after it; 0, or
+ * OH_EINVAL when the file is shorter than size. */
+static int read_whole(int fd, const char *path, size_t size, char **out, struct oh_err *err)
+{
+    char *buf = malloc(size + 1);
+    size_t got = 0;
+
+    *out = NULL;
+    if (!buf)
+        abort();
+    while (got < size) {
+        ssize_t r = pread(fd, buf + got, size - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int e = errno;
+            free(buf);
+            if (r == 0) /* entries are immutable once visible: damage */
+                return oh_err_set(err, OH_EINVAL, "%s: shorter than the file size", path);
+            return oh_err_set(err, OH_ERROR, "%s: read failed: %s", path, strerror(e));
+        }
+        got += (size_t)r;
+    }
+    buf[size] = '\0';
+    *out = buf;
+    return 0;
 }
 
 int sp_entry_read(struct oh_spool *sp, int d, const char *id, struct oh_spool_meta *m,
@@ -263,6 +309,22 @@ int sp_entry_read(struct oh_spool *sp, int d, const char *id, struct oh_spool_me
     if (fd < 0) {
         rc = oh_err_set(err, errno == ENOENT ? OH_ENOTFOUND : OH_ERROR, "%s: cannot open: %s",
                         path, strerror(errno));
+        goto done;
+    }
+    if (out_data && fstat(fd, &st) == 0 && st.st_size >= 0 &&
+        (uint64_t)st.st_size <= WHOLE_READ_MAX) {
+        /* the common case: one read for header and payload */
+        memset(m, 0, sizeof(*m));
+        if ((rc = read_whole(fd, path, (size_t)st.st_size, &data, err)) < 0 ||
+            (rc = hdr_parse(data, (size_t)st.st_size < SP_HDR_MAX ? (size_t)st.st_size : SP_HDR_MAX,
+                            path, m, &off, err)) < 0)
+            goto done;
+        len = (size_t)st.st_size - off;
+        memmove(data, data + off, len + 1); /* with the NUL */
+        *out_data = data;
+        *out_len = len;
+        data = NULL;
+        rc = 0;
         goto done;
     }
     if ((rc = sp_hdr_read(fd, path, m, &off, err)) < 0 || !out_data)
