@@ -129,6 +129,20 @@ static int run_one(const struct oh_map *m, const char *fmt, const char *data, si
     return rc;
 }
 
+/* `map`: each record as it comes, the same text json_dumpf would print. */
+static int print_cb(void *ud, size_t index, const char *json, size_t len, const struct oh_err *rec_err)
+{
+    int *status = ud;
+    if (!json) {
+        fprintf(stderr, "record %zu: %s\n", index + 1, rec_err->msg);
+        *status = 1;
+        return 0;
+    }
+    fwrite(json, 1, len, stdout);
+    fputc('\n', stdout);
+    return 0;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: orderhub map FILE.map INPUT [--format F] [--channel NAME]\n"
@@ -180,7 +194,10 @@ int oh_map_cli_run(int argc, char **argv)
     ctx.received_at_ms = oh_now_ms();
     ctx.source = base_name(input);
     o.recs = json_array();
-    rc = run_one(m, fmt, data, len, &ctx, &o, &rendered, &rlen, &err);
+    if (!oh_map_is_kind(oh_map_from(m)) || oh_map_is_kind(oh_map_to(m)))
+        rc = oh_map_run_text(m, fmt, data, len, &ctx, print_cb, &status, &err);
+    else
+        rc = run_one(m, fmt, data, len, &ctx, &o, &rendered, &rlen, &err);
     json_array_foreach(o.recs, i, r) {
         json_t *e = json_object_get(r, "$error");
         if (e) {

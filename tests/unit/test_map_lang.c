@@ -433,6 +433,105 @@ static void test_render(void **state)
     assert_non_null(strstr(err.msg, "out/test.map: xml: the document must be an object with one member"));
 }
 
+/* --- oh_map_run_text: the same bytes as json_dumps of oh_map_run's records --- */
+
+static int dump_cb(void *ud, size_t index, json_t *record, const struct oh_err *rec_err)
+{
+    FILE *f = ud;
+    char *t;
+    if (!record) {
+        fprintf(f, "%zu error %s\n", index, rec_err->msg);
+        return 0;
+    }
+    t = json_dumps(record, JSON_COMPACT);
+    fprintf(f, "%zu %s\n", index, t);
+    free(t);
+    return 0;
+}
+
+static int text_cb(void *ud, size_t index, const char *json, size_t len, const struct oh_err *rec_err)
+{
+    FILE *f = ud;
+    if (!json) {
+        fprintf(f, "%zu error %s\n", index, rec_err->msg);
+        return 0;
+    }
+    assert_int_equal(strlen(json), len);
+    fprintf(f, "%zu %s\n", index, json);
+    return 0;
+}
+
+/* Runs map on doc both ways; returns the text lines (caller frees) after
+ * checking they equal the jansson ones. */
+static char *both_ways(const char *map, const char *doc, const char *channel)
+{
+    struct oh_map *m = NULL;
+    struct oh_err err = {0};
+    struct oh_map_ctx ctx = {.channel = channel, .received_at_ms = 1767225600000LL, .source = "in"};
+    char *a = NULL, *b = NULL;
+    size_t al = 0, bl = 0;
+    FILE *fa = open_memstream(&a, &al), *fb = open_memstream(&b, &bl);
+    int ra, rb;
+
+    assert_int_equal(oh_map_compile(map, strlen(map), "t/test.map", &m, &err), 0);
+    ra = oh_map_run(m, doc, strlen(doc), &ctx, dump_cb, fa, &err);
+    rb = oh_map_run_text(m, NULL, doc, strlen(doc), &ctx, text_cb, fb, &err);
+    fclose(fa);
+    fclose(fb);
+    assert_int_equal(ra, rb);
+    assert_string_equal(a, b);
+    free(a);
+    oh_map_free(m);
+    return b;
+}
+
+static void test_run_text(void **state)
+{
+    char *t;
+    (void)state;
+    /* channel first; escapes with upper-case hex; input numbers become text in
+     * a canonical record, `int` makes a number */
+    t = both_ways(HDR "number = .n\nnotes = .s\nexternal_id = .i | int\n"
+                      "tags[] = .tags[]\nlines[] = .l[]\nlines[].qty = .q\nlines[].sku = .k\n",
+                  "{\"n\":-0,\"s\":\"a\\\"b\\\\c\\n\\u0001\\u001f\\t\\/\\u00e9\\u2028x\","
+                  "\"i\":\"0042\",\"tags\":[1,1.5,true],\"l\":[{\"q\":7,\"k\":\"A\"},{}]}",
+                  "ch");
+    assert_string_equal(t, "0 {\"channel\":\"ch\",\"number\":\"-0\","
+                           "\"notes\":\"a\\\"b\\\\c\\n\\u0001\\u001F\\t/\xc3\xa9\xe2\x80\xa8x\","
+                           "\"external_id\":42,\"tags\":[\"1\",\"1.5\",\"true\"],"
+                           "\"lines\":[{\"qty\":\"7\",\"sku\":\"A\"},{}]}\n");
+    free(t);
+    /* numbers copied from the input as jansson has them: a whole 64-bit
+     * integer is a number (-0 is 0), anything else a string */
+    t = both_ways("from json\nto json\nraw = .\n",
+                  "{\"a\":[-0,0,1.5,-7,1e3,123456789012345678901234,9223372036854775807,"
+                  "-9223372036854775808,9223372036854775808,true,false,null,\"s\"]}",
+                  "ch");
+    assert_string_equal(t, "0 {\"raw\":{\"a\":[0,0,\"1.5\",-7,\"1e3\",\"123456789012345678901234\","
+                           "9223372036854775807,-9223372036854775808,\"9223372036854775808\","
+                           "true,false,null,\"s\"]}}\n");
+    free(t);
+    /* the mapping sets channel itself; no channel in the context; nothing set */
+    free(both_ways(HDR "channel = .c\nnumber = .n\n", "{\"c\":\"mine\",\"n\":\"1\"}", "ch"));
+    free(both_ways(HDR "number = .n\n", "{\"n\":\"1\"}", NULL));
+    t = both_ways(HDR "number = .missing\n", "{\"n\":\"1\"}", "ch");
+    assert_string_equal(t, "0 {\"channel\":\"ch\"}\n");
+    free(t);
+    /* a value copied from the input with a key twice: first place, last value */
+    t = both_ways("from json\nto json\nraw = .o\nx = .o.a\n",
+                  "{\"o\":{\"a\":1,\"b\":[{\"k\":1,\"k\":2}],\"a\":3}}", "ch");
+    assert_string_equal(t, "0 {\"raw\":{\"a\":3,\"b\":[{\"k\":2}]},\"x\":\"1\"}\n");
+    free(t);
+    /* each, rejections in between, nested objects copied as they are */
+    free(both_ways(HDR "each .o[]\nexternal_id = .id | required\nnotes = .x\nlines[] = .l\n",
+                   "{\"o\":[{\"id\":1,\"x\":{\"deep\":[1,{\"y\":null}]},\"l\":[\"a\",\"b\"]},{},"
+                   "{\"id\":\"\\u00fcml\\u00e4ut\"}]}",
+                   "ch"));
+    /* a root list (to a format) and a document error */
+    free(both_ways("from json\nto json\n[] = .a[]\n[].v = .\n", "{\"a\":[1,\"x\"]}", "ch"));
+    free(both_ways(HDR "number = .n\n", "{\"n\":", "ch"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_index_add_when),
         cmocka_unit_test(test_channel_rules),
         cmocka_unit_test(test_render),
+        cmocka_unit_test(test_run_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
