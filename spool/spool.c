@@ -23,7 +23,8 @@
  *   - Recycling: oh_spool_done renames a finished entry to tmp/f.<id> (up
  *     to SP_FREE_MAX of them) and the next enqueue or writer writes over
  *     that file from its start (then cuts the old tail) instead of creating
- *     one, so steady traffic reuses inodes and blocks instead of allocating
+ *     one, once the rename out of active/ is durable (a shared fsync round
+ *     of active/, see sp_free_put), so steady traffic reuses inodes and blocks instead of allocating
  *     and freeing them per entry. Data is made durable with fdatasync (the
  *     bytes and the length), the name with the directory fsync.
  *
@@ -117,17 +118,17 @@ int sp_tmp_create(struct oh_spool *sp, const char *name, char path[PATH_MAX], in
 
 /* ---- recycled files ----------------------------------------------------- */
 
-/* XXX: active/ is not fsync'd after the rename (as oh_spool_done never
- * fsyncs it), so after a power loss a filesystem without a journal may
- * still show active/ID while the same file has been rewritten since:
- * recovery then replays the later entry twice, under two ids (a duplicate
- * the idempotent store absorbs), or, if the crash came mid-rewrite, finds a
- * damaged active/ID that goes to dead/ (its order was stored already, and
- * the rewrite was never acknowledged). Never a lost entry. With a journal
- * the rename commits before the later fsyncs can. */
+/* active/ is not fsync'd by oh_spool_done, so the rename out of it may not
+ * be durable yet when the file is put in the pool. A file is written over
+ * only once an fsync round of active/ that began after its rename has
+ * completed (sp_tmp_take starts one when needed, shared by every
+ * concurrent enqueue like any directory round): otherwise, after a power
+ * loss without a filesystem journal, active/ID could come back naming a
+ * file that holds a later entry, or half of one. */
 int sp_free_put(struct oh_spool *sp, const char *id, struct oh_err *err)
 {
     char src[PATH_MAX], dst[PATH_MAX], name[SP_FREE_NAME], fid[OH_SPOOL_ID_MAX];
+    uint64_t mark;
     int full;
 
     pthread_mutex_lock(&sp->free_mu);
@@ -144,8 +145,12 @@ int sp_free_put(struct oh_spool *sp, const char *id, struct oh_err *err)
             return oh_err_set(err, OH_ENOTFOUND, "%s: cannot remove: %s", src, strerror(errno));
         return OH_EAGAIN;
     }
+    pthread_mutex_lock(&sp->gc[SP_ACTIVE].mu);
+    mark = sp->gc[SP_ACTIVE].started; /* rounds after this one cover the rename */
+    pthread_mutex_unlock(&sp->gc[SP_ACTIVE].mu);
     pthread_mutex_lock(&sp->free_mu);
     if (sp->nfree < SP_FREE_MAX) {
+        sp->free_mark[sp->nfree] = mark;
         memcpy(sp->free_names[sp->nfree++], name, sizeof(name));
         name[0] = '\0';
     }
@@ -153,6 +158,19 @@ int sp_free_put(struct oh_spool *sp, const char *id, struct oh_err *err)
     if (name[0])
         unlink(dst); /* the pool filled up meanwhile */
     return 0;
+}
+
+/* 1 when a round of directory d that began after round `mark` completed
+ * and none of those rounds failed. */
+static int dir_covered(struct oh_spool *sp, int d, uint64_t mark)
+{
+    struct sp_gc *g = &sp->gc[d];
+    int ok;
+
+    pthread_mutex_lock(&g->mu);
+    ok = g->completed > mark && g->last_failed <= mark;
+    pthread_mutex_unlock(&g->mu);
+    return ok;
 }
 
 int sp_tmp_take(struct oh_spool *sp, const char *prefix, char path[PATH_MAX], int *fd,
@@ -163,9 +181,12 @@ int sp_tmp_take(struct oh_spool *sp, const char *prefix, char path[PATH_MAX], in
     *fd = -1;
     for (;;) {
         int got = 0;
+        uint64_t mark = 0;
         pthread_mutex_lock(&sp->free_mu);
         if (sp->nfree > 0) {
-            memcpy(name, sp->free_names[--sp->nfree], SP_FREE_NAME);
+            --sp->nfree;
+            memcpy(name, sp->free_names[sp->nfree], SP_FREE_NAME);
+            mark = sp->free_mark[sp->nfree];
             got = 1;
         }
         pthread_mutex_unlock(&sp->free_mu);
@@ -173,6 +194,13 @@ int sp_tmp_take(struct oh_spool *sp, const char *prefix, char path[PATH_MAX], in
             break;
         if (sp_path(sp, SP_TMP, name, path, NULL) < 0)
             continue;
+        if (!dir_covered(sp, SP_ACTIVE, mark)) {
+            struct oh_err e2 = {0};
+            if (OH_FAULT("spool.recycle.dirfsync") || sp_dirsync(sp, SP_ACTIVE, &e2) < 0) {
+                unlink(path); /* not safe to write over: make a new file */
+                continue;
+            }
+        }
         /* Written over in place, not truncated: its blocks stay allocated
          * (no allocation, no discard), and sp_sync_close cuts any tail of
          * the old entry, so the file is exactly the new one (S5). */
@@ -292,7 +320,8 @@ int oh_spool_open(const char *root, const struct oh_spool_opts *opts, struct oh_
     pthread_mutex_init(&sp->claim_mu, NULL);
     pthread_mutex_init(&sp->free_mu, NULL);
     sp_reap_init(sp);
-    if (!(sp->free_names = calloc(SP_FREE_MAX, sizeof(*sp->free_names))))
+    if (!(sp->free_names = calloc(SP_FREE_MAX, sizeof(*sp->free_names))) ||
+        !(sp->free_mark = calloc(SP_FREE_MAX, sizeof(*sp->free_mark))))
         abort();
     for (int d = 0; d < SP_NDIRS; d++) {
         if ((size_t)snprintf(sp->dir[d], sizeof(sp->dir[d]), "%s/%s", root, dir_names[d]) >=
@@ -336,6 +365,7 @@ void oh_spool_free(struct oh_spool *sp)
     pthread_mutex_destroy(&sp->claim_mu);
     pthread_mutex_destroy(&sp->free_mu);
     free(sp->free_names);
+    free(sp->free_mark);
     free(sp->root);
     free(sp);
 }

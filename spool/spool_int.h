@@ -88,6 +88,7 @@ struct oh_spool {
 
     pthread_mutex_t free_mu;  /* guards the free-file pool */
     char (*free_names)[SP_FREE_NAME];
+    uint64_t *free_mark;      /* active/'s fsync rounds begun at each put */
     size_t nfree;
 
     struct sp_reap reap;      /* spool_reap.c */

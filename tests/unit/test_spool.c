@@ -748,6 +748,75 @@ static void test_done_file_recycled(void **state)
     reopen(f, NULL);
 }
 
+/* A recycled file is written over only once its rename out of active/ is
+ * durable (an fsync round of active/ after it): when that round fails the
+ * file is dropped and the entry goes into a new file. A hard link made by
+ * the test shows whether the recycled file was written over. */
+static void link_tmp_file(const struct fx *f, const char *to)
+{
+    char dir[PATH_MAX], from[PATH_MAX];
+    DIR *d;
+    struct dirent *de;
+    int n = 0;
+
+    fmt(dir, sizeof(dir), "%s/tmp", f->root);
+    assert_non_null(d = opendir(dir));
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.') {
+            fmt(from, sizeof(from), "%s/%s", dir, de->d_name);
+            n++;
+        }
+    closedir(d);
+    assert_int_equal(n, 1);
+    unlink(to);
+    assert_int_equal(link(from, to), 0);
+}
+
+static int ends_with_file(const char *path, const char *tail)
+{
+    char *buf = NULL;
+    size_t len = 0, tl = strlen(tail);
+    struct oh_err err = {0};
+    int r;
+
+    assert_int_equal(oh_read_file(path, 0, &buf, &len, &err), 0);
+    r = len >= tl && memcmp(buf + len - tl, tail, tl) == 0;
+    free(buf);
+    return r;
+}
+
+static void test_recycle_needs_active_fsync(void **state)
+{
+    struct fx *f = *state;
+    struct oh_err err = {0};
+    char id[OH_SPOOL_ID_MAX], got[OH_SPOOL_ID_MAX], keep[PATH_MAX];
+    struct oh_spool_entry *e = NULL;
+
+    fmt(keep, sizeof(keep), "%s/kept", f->root);
+    enqueue_ok(f->sp, "first", id);
+    assert_int_equal(oh_spool_claim(f->sp, got, &err), 0);
+    assert_int_equal(oh_spool_done(f->sp, id, &err), 0);
+    link_tmp_file(f, keep);
+
+    setenv("OH_FAULTS", "spool.recycle.dirfsync", 1);
+    enqueue_ok(f->sp, "second", id);
+    unsetenv("OH_FAULTS");
+    assert_true(ends_with_file(keep, "first")); /* not written over */
+    assert_int_equal(files_in(f, "tmp"), 0);     /* and not kept */
+    assert_int_equal(oh_spool_claim(f->sp, got, &err), 0);
+    assert_int_equal(oh_spool_load(f->sp, got, &e, &err), 0);
+    assert_int_equal(e->len, 6);
+    assert_memory_equal(e->data, "second", 6);
+    oh_spool_entry_free(e);
+
+    /* with the round working, the next done file is written over */
+    assert_int_equal(oh_spool_done(f->sp, got, &err), 0);
+    link_tmp_file(f, keep);
+    enqueue_ok(f->sp, "third", id);
+    assert_true(ends_with_file(keep, "third"));
+    unlink(keep);
+}
+
 /* ---- list / show / count ------------------------------------------------ */
 
 struct listed {
@@ -1200,6 +1269,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_max_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_done_file_recycled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recycle_needs_active_fsync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_show_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_5mb, setup, teardown),
