@@ -414,6 +414,8 @@ static inline void fws(struct fast *f)
 {
     for (;;) {
         char ch = f->b[f->pos];
+        if ((unsigned char)ch > ' ')
+            return;
         if (ch == ' ' || ch == '\t' || ch == '\r') {
             f->pos++;
         } else if (ch == '\n') {
@@ -595,10 +597,13 @@ static inline void fappend(struct oh_node *parent, struct oh_node *child)
     parent->count++;
 }
 
-static int fvalue(struct fast *f, size_t depth, struct oh_node **out)
+static int fvalue(struct fast *f, size_t depth, struct oh_node **out);
+
+/* A child value: scalars here, containers through fvalue. */
+static inline int fchild(struct fast *f, size_t depth, struct oh_node **out)
 {
     char ch = f->b[f->pos];
-    struct oh_node *n, *child;
+    struct oh_node *n;
 
     if (ch == '"') {
         if (!(n = fnode(f, OH_NODE_STRING)) || fstring(f, &n->s, &n->len) < 0)
@@ -608,6 +613,16 @@ static int fvalue(struct fast *f, size_t depth, struct oh_node **out)
     }
     if (ch != '{' && ch != '[')
         return fprim(f, out);
+    return fvalue(f, depth, out);
+}
+
+static int fvalue(struct fast *f, size_t depth, struct oh_node **out)
+{
+    char ch = f->b[f->pos];
+    struct oh_node *n, *child;
+
+    if (ch != '{' && ch != '[')
+        return fchild(f, depth, out);
     if (depth >= f->max_depth ||
         !(n = fnode(f, ch == '{' ? OH_NODE_OBJECT : OH_NODE_ARRAY)))
         return -1;
@@ -615,7 +630,7 @@ static int fvalue(struct fast *f, size_t depth, struct oh_node **out)
     fws(f);
     if (ch == '[' && f->b[f->pos] != ']') {
         for (;;) {
-            if (fvalue(f, depth + 1, &child) < 0)
+            if (fchild(f, depth + 1, &child) < 0)
                 return -1;
             fappend(n, child);
             fws(f);
@@ -637,7 +652,7 @@ static int fvalue(struct fast *f, size_t depth, struct oh_node **out)
                 return -1;
             f->pos++;
             fws(f);
-            if (fvalue(f, depth + 1, &child) < 0)
+            if (fchild(f, depth + 1, &child) < 0)
                 return -1;
             child->key = key;
             child->key_len = kl;

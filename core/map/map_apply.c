@@ -73,10 +73,80 @@ static int parse_int(const char *s, size_t n, long long *out)
     return 0;
 }
 
+/* Decimal text of x into buf (no NUL); returns its length. */
+static size_t fmt_ll(char buf[24], long long x)
+{
+    char tmp[24];
+    size_t n = 0, k = 0;
+    unsigned long long u = x < 0 ? 0ull - (unsigned long long)x : (unsigned long long)x;
+    do {
+        tmp[n++] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u);
+    if (x < 0)
+        buf[k++] = '-';
+    while (n)
+        buf[k++] = tmp[--n];
+    return k;
+}
+
+static inline void two(char *o, int v)
+{
+    o[0] = (char)('0' + v / 10);
+    o[1] = (char)('0' + v % 10);
+}
+
+/* oh_time_format_utc's text for years 0-9999 without gmtime/snprintf
+ * (civil_from_days); other years go through it. */
+static void time_utc(int64_t ms, int frac, char out[32])
+{
+    int64_t t = ms >= 0 ? ms / 1000 : (ms - 999) / 1000, days, sod, z, era, doe, yoe, y, doy, mp;
+    int rem = (int)(ms - t * 1000), d, m;
+    char *o = out;
+
+    days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+    sod = t - days * 86400;
+    z = days + 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = z - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    y = yoe + era * 400;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    y += m <= 2;
+    if (y < 0 || y > 9999) {
+        oh_time_format_utc(ms, frac, out);
+        return;
+    }
+    two(o, (int)(y / 100));
+    two(o + 2, (int)(y % 100));
+    o[4] = '-';
+    two(o + 5, m);
+    o[7] = '-';
+    two(o + 8, d);
+    o[10] = 'T';
+    two(o + 11, (int)(sod / 3600));
+    o[13] = ':';
+    two(o + 14, (int)(sod / 60 % 60));
+    o[16] = ':';
+    two(o + 17, (int)(sod % 60));
+    o += 19;
+    if (frac) {
+        *o++ = '.';
+        *o++ = (char)('0' + rem / 100);
+        two(o, rem % 100);
+        o += 2;
+    }
+    *o++ = 'Z';
+    *o = '\0';
+}
+
 static void int_val(struct map_ev *ev, struct val *v, long long x)
 {
     char buf[32];
-    int n = snprintf(buf, sizeof(buf), "%lld", x);
+    int n = (int)fmt_ll(buf, x);
     const struct oh_node *src = v->node;
     memset(v, 0, sizeof(*v));
     v->k = V_INT;
@@ -252,7 +322,7 @@ int oh_map_scalar_filter(struct map_ev *ev, const struct filter *f, const struct
                 z++;
             oh_map_str_val(v, oh_arena_strndup(ev->a, z, 10), 10);
         } else {
-            oh_time_format_utc(ms, frac, buf);
+            time_utc(ms, frac, buf);
             if (f->id == F_DATE)
                 buf[10] = '\0';
             oh_map_str_val(v, oh_arena_strdup(ev->a, buf), strlen(buf));

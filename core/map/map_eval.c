@@ -50,9 +50,10 @@ static int match(const struct oh_node *n, const struct step *st)
     return 1;
 }
 
-static int key_is(const struct oh_node *c, const struct step *st)
+static inline int key_is(const struct oh_node *c, const struct step *st)
 {
-    return c->key_len == st->klen && memcmp(c->key, st->key, st->klen) == 0;
+    return c->key_len == st->klen && (st->klen == 0 || c->key[0] == st->key[0]) &&
+           memcmp(c->key, st->key, st->klen) == 0;
 }
 
 /* Returns 1 when the set is full (stop). */
@@ -346,14 +347,12 @@ int oh_map_eval(struct map_ev *ev, const struct expr *e, const struct oh_node *c
             return oh_map_eval(ev, e->b, cur, multi, out);
         return 0;
     case E_PIPE: {
-        const struct filter_info *fi = oh_map_filter_info(e->filters[0].name,
-                                                          strlen(e->filters[0].name));
-        if ((rc = oh_map_eval(ev, e->a, cur, multi || (fi->list_input && expands(e->a)), out)) < 0)
+        int lists = oh_map_filter_lists(e->filters[0].id);
+        if ((rc = oh_map_eval(ev, e->a, cur, multi || (lists && expands(e->a)), out)) < 0)
             return rc;
         for (size_t k = 0; k < e->nfilters; k++) {
             const struct filter *f = &e->filters[k];
-            fi = oh_map_filter_info(f->name, strlen(f->name));
-            if (fi->list_input) {
+            if (oh_map_filter_lists(f->id)) {
                 if ((rc = oh_map_list_filter(ev, f, out)) < 0)
                     return rc;
             } else if (out->k == V_LIST && f->id != F_REQUIRED && f->id != F_DEFAULT) {

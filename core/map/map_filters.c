@@ -40,6 +40,13 @@ const struct filter_info *oh_map_filter_info(const char *name, size_t len)
     return NULL;
 }
 
+int oh_map_filter_lists(enum filter_id id)
+{
+    /* the table above is in enum order */
+    _Static_assert(sizeof(filters) / sizeof(filters[0]) == F_WHEN + 1, "filter table order");
+    return filters[id].list_input;
+}
+
 int oh_map_val_empty(const struct val *v)
 {
     return v->k == V_NONE || ((v->k == V_STR) && v->len == 0) || (v->k == V_LIST && v->n == 0);

@@ -136,6 +136,8 @@ struct filter_info {
     int list_input; /* 1: consumes the whole list (first, last, len, join) */
 };
 const struct filter_info *oh_map_filter_info(const char *name, size_t len);
+/* list_input of the filter with that id (no name lookup). */
+int oh_map_filter_lists(enum filter_id id);
 
 /* Run-time values (map_eval.c, map_filters.c). */
 enum vk { V_NONE, V_STR, V_INT, V_NUM, V_NODE, V_LIST };

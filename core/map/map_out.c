@@ -63,10 +63,18 @@ static int utf8_ok(const char *s, size_t n)
     return 1;
 }
 
-static void put_string(struct map_text *t, const char *s, size_t n)
+/* 1: escaped; 2: a byte of a multi-byte character (checked as UTF-8). */
+static const unsigned char special[256] = {
+    [0x00 ... 0x1F] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xFF] = 2,
+};
+
+/* Writes s as a JSON string; -1 (and something written, for the caller to
+ * take back) if s is not UTF-8. */
+static int put_string(struct map_text *t, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t run = 0;
+    int hi = 0;
 
     if (t->cap - t->len < n + 3)
         grow(t, n + 3);
@@ -75,8 +83,12 @@ static void put_string(struct map_text *t, const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
         char esc[6];
         size_t el = 2;
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (!special[c])
             continue;
+        if (special[c] == 2) {
+            hi = 1;
+            continue;
+        }
         put(t, s + run, i - run);
         run = i + 1;
         esc[0] = '\\';
@@ -98,8 +110,11 @@ static void put_string(struct map_text *t, const char *s, size_t n)
         }
         put(t, esc, el);
     }
+    if (hi && oh_utf8_check(s, n) != 0)
+        return -1;
     put(t, s + run, n - run);
     putc1(t, '"');
+    return 0;
 }
 
 /* A number node as jansson has it: 1 and the integer's text, or 0 (a string). */
@@ -145,11 +160,13 @@ static int member_ok(const struct oh_node *c)
     return c->key && utf8_ok(c->key, c->key_len) && value_ok(c);
 }
 
+/* Writes n; -1 when jansson would refuse it (a string that is not UTF-8),
+ * OH_EAGAIN for an object with a key twice. */
 static int write_node(struct map_text *t, const struct oh_node *n)
 {
     char tmp[32];
     const char *s;
-    size_t l;
+    size_t l, mark;
     int first = 1, rc;
 
     switch (n->type) {
@@ -163,43 +180,51 @@ static int write_node(struct map_text *t, const struct oh_node *n)
             put(t, "false", 5);
         return 0;
     case OH_NODE_NUMBER:
-        if (int_text(n, tmp, &s, &l))
-            put(t, s, l);
-        else
-            put_string(t, n->s, n->len);
+        if (!int_text(n, tmp, &s, &l))
+            return put_string(t, n->s, n->len);
+        put(t, s, l);
         return 0;
     case OH_NODE_STRING:
-        put_string(t, n->s, n->len);
-        return 0;
+        return put_string(t, n->s, n->len);
     case OH_NODE_ARRAY:
         putc1(t, '[');
         for (const struct oh_node *c = n->first; c; c = c->next) {
-            if (!value_ok(c))
-                continue;
+            mark = t->len;
             if (!first)
                 putc1(t, ',');
-            first = 0;
-            if ((rc = write_node(t, c)) < 0)
+            if ((rc = write_node(t, c)) == OH_EAGAIN)
                 return rc;
+            if (rc < 0)
+                t->len = mark; /* left out, as jansson does */
+            else
+                first = 0;
         }
         putc1(t, ']');
         return 0;
     case OH_NODE_OBJECT:
         putc1(t, '{');
         for (const struct oh_node *c = n->first; c; c = c->next) {
-            if (!member_ok(c))
+            mark = t->len;
+            if (!c->key)
                 continue;
+            if (!first)
+                putc1(t, ',');
+            if (put_string(t, c->key, c->key_len) < 0) {
+                t->len = mark;
+                continue;
+            }
+            putc1(t, ':');
+            if ((rc = write_node(t, c)) == OH_EAGAIN)
+                return rc;
+            if (rc < 0) {
+                t->len = mark;
+                continue;
+            }
+            first = 0;
             for (const struct oh_node *d = n->first; d != c; d = d->next)
                 if (d->key_len == c->key_len && d->key && memcmp(d->key, c->key, c->key_len) == 0 &&
                     member_ok(d))
                     return OH_EAGAIN;
-            if (!first)
-                putc1(t, ',');
-            first = 0;
-            put_string(t, c->key, c->key_len);
-            putc1(t, ':');
-            if ((rc = write_node(t, c)) < 0)
-                return rc;
         }
         putc1(t, '}');
         return 0;
