@@ -181,6 +181,48 @@ static void prepare(struct oh_hub *h, struct item *it)
     }
 }
 
+/* The outbox rows of a run of plain documents, written with one statement
+ * at its end (store_plain) instead of one INSERT per event. It owns the
+ * payloads and event names its rows point to. */
+struct evq {
+    struct oh_outbox_row *rows;
+    size_t n, cap;
+    char **owned;
+    size_t nown, owncap;
+};
+
+static char *evq_own(struct evq *q, char *s)
+{
+    if (!s)
+        abort();
+    if (q->nown == q->owncap) {
+        q->owncap = q->owncap ? 2 * q->owncap : 64;
+        if (!(q->owned = realloc(q->owned, q->owncap * sizeof(*q->owned))))
+            abort();
+    }
+    q->owned[q->nown++] = s;
+    return s;
+}
+
+static void evq_push(struct evq *q, const struct oh_outbox_row *r)
+{
+    if (q->n == q->cap) {
+        q->cap = q->cap ? 2 * q->cap : 64;
+        if (!(q->rows = realloc(q->rows, q->cap * sizeof(*q->rows))))
+            abort();
+    }
+    q->rows[q->n++] = *r;
+}
+
+static void evq_free(struct evq *q)
+{
+    for (size_t i = 0; i < q->nown; i++)
+        free(q->owned[i]);
+    free(q->owned);
+    free(q->rows);
+    memset(q, 0, sizeof(*q));
+}
+
 struct emit {
     struct oh_store *st;
     const char *event, *origin;
@@ -190,6 +232,8 @@ struct emit {
     int rc;
     size_t n;
     struct oh_err *err;
+    struct evq *q;       /* NULL: insert each row now */
+    const char *qevent;  /* the queue's copy of event */
 };
 
 static void emit_one(const char *target, void *ud)
@@ -199,29 +243,50 @@ static void emit_one(const char *target, void *ud)
         return;
     if (!e->payload && !(e->payload = json_dumps(e->order, JSON_COMPACT | JSON_PRESERVE_ORDER)))
         abort();
+    if (e->q) {
+        struct oh_outbox_row r = { NULL, target, e->origin, e->order_id, e->payload };
+        if (!e->qevent)
+            e->qevent = evq_own(e->q, strdup(e->event));
+        r.event = e->qevent;
+        evq_push(e->q, &r);
+        e->n++;
+        return;
+    }
     e->rc = oh_store_outbox_add(e->st, e->event, target, e->origin, e->order_id, e->payload, NULL,
                                 e->err);
     if (e->rc == 0)
         e->n++;
 }
 
+static int emit_q(struct oh_hub *h, struct oh_store *st, struct evq *q, const char *event,
+                  const char *origin, int64_t order_id, const json_t *order, size_t *count,
+                  struct oh_err *err)
+{
+    struct emit e = { st, event, origin, order_id, order, NULL, 0, 0, err, q, NULL };
+    oh_hub_route(h, event, origin, emit_one, &e);
+    if (q && e.payload)
+        evq_own(q, e.payload); /* the queued rows point to it */
+    else
+        free(e.payload);
+    *count += e.n;
+    return e.rc;
+}
+
 static int emit(struct oh_hub *h, struct oh_store *st, const char *event, const char *origin,
                 int64_t order_id, const json_t *order, size_t *count, struct oh_err *err)
 {
-    struct emit e = { st, event, origin, order_id, order, NULL, 0, 0, err };
-    oh_hub_route(h, event, origin, emit_one, &e);
-    free(e.payload);
-    *count += e.n;
-    return e.rc;
+    return emit_q(h, st, NULL, event, origin, order_id, order, count, err);
 }
 
 struct tally {
     size_t stored, unchanged, stale, events;
 };
 
-/* Events and counts for one upsert result of document it. */
-static int on_result(struct oh_hub *h, struct oh_store *st, struct item *it, const json_t *rec,
-                     const struct oh_upsert_result *r, struct tally *t, struct oh_err *err)
+/* Events and counts for one upsert result of document it. eq: queue the
+ * outbox rows there (NULL: insert them now). */
+static int on_result(struct oh_hub *h, struct oh_store *st, struct evq *eq, struct item *it,
+                     const json_t *rec, const struct oh_upsert_result *r, struct tally *t,
+                     struct oh_err *err)
 {
     const struct oh_spool_meta *m = &it->e->meta;
     const char *ext = json_string_value(json_object_get(rec, "external_id"));
@@ -231,21 +296,23 @@ static int on_result(struct oh_hub *h, struct oh_store *st, struct item *it, con
     switch (r->what) {
     case OH_UPSERT_INSERTED:
         t->stored++;
-        if ((rc = emit(h, st, "order.created", m->channel, r->order_id, rec, &t->events, err)) < 0)
+        if ((rc = emit_q(h, st, eq, "order.created", m->channel, r->order_id, rec, &t->events,
+                         err)) < 0)
             return rc;
         if (strcmp(r->new_status, "pending") != 0) {
             snprintf(ev, sizeof(ev), "order.%s", r->new_status);
-            if ((rc = emit(h, st, ev, m->channel, r->order_id, rec, &t->events, err)) < 0)
+            if ((rc = emit_q(h, st, eq, ev, m->channel, r->order_id, rec, &t->events, err)) < 0)
                 return rc;
         }
         break;
     case OH_UPSERT_UPDATED:
         t->stored++;
-        if ((rc = emit(h, st, "order.updated", m->channel, r->order_id, rec, &t->events, err)) < 0)
+        if ((rc = emit_q(h, st, eq, "order.updated", m->channel, r->order_id, rec, &t->events,
+                         err)) < 0)
             return rc;
         if (strcmp(r->old_status, r->new_status) != 0) {
             snprintf(ev, sizeof(ev), "order.%s", r->new_status);
-            if ((rc = emit(h, st, ev, m->channel, r->order_id, rec, &t->events, err)) < 0)
+            if ((rc = emit_q(h, st, eq, ev, m->channel, r->order_id, rec, &t->events, err)) < 0)
                 return rc;
         }
         break;
@@ -401,7 +468,7 @@ static int store_item(struct oh_hub *h, struct oh_store *st, struct item *it,
             oh_err_prefix(err, "order %s", ext);
             return rc;
         }
-        if ((rc = on_result(h, st, it, rec, &r, &t, err)) < 0)
+        if ((rc = on_result(h, st, NULL, it, rec, &r, &t, err)) < 0)
             return rc;
     }
     return finish_doc(st, it, doc_id, &t, stats, err);
@@ -426,6 +493,7 @@ static int store_plain(struct oh_hub *h, struct oh_store *st, struct item *items
     int64_t *dids = NULL;
     size_t *owner = NULL;
     struct oh_upsert_result *res = NULL;
+    struct evq evq = { 0 };
     int rc = 0;
 
     if (!docs || !ids)
@@ -482,12 +550,16 @@ static int store_plain(struct oh_hub *h, struct oh_store *st, struct item *items
         struct item *it = &items[from + d];
         struct tally t = { 0 };
         for (; q < nr && owner[q] == d; q++)
-            if ((rc = on_result(h, st, it, recs[q], &res[q], &t, err)) < 0)
+            if ((rc = on_result(h, st, &evq, it, recs[q], &res[q], &t, err)) < 0)
                 goto done;
         if ((rc = finish_doc(st, it, ids[d], &t, stats, err)) < 0)
             goto done;
     }
+    /* the run's events: one statement, same rows and order as one by one */
+    if ((rc = oh_store_outbox_add_many(st, evq.rows, evq.n, err)) < 0)
+        goto done;
 done:
+    evq_free(&evq);
     free(docs);
     free(ids);
     free(recs);

@@ -271,6 +271,17 @@ int oh_store_documents_put(struct oh_store *st, const struct oh_store_doc *docs,
 int oh_store_upsert_orders(struct oh_store *st, const char *channel, json_t *const *orders,
                            const char *const *hashes, const int64_t *doc_ids, size_t n,
                            struct oh_upsert_result *res, struct oh_err *err);
+/* One outbox row for oh_store_outbox_add_many (strings borrowed). */
+struct oh_outbox_row {
+    const char *event, *target, *origin;
+    int64_t order_id; /* <= 0: none */
+    const char *payload;
+};
+/* The same rows as n calls of oh_store_outbox_add, in that order, with one
+ * bulk-bound INSERT (in the caller's transaction if one is open). All or
+ * nothing: on failure the caller rolls its transaction back. */
+int oh_store_outbox_add_many(struct oh_store *st, const struct oh_outbox_row *rows, size_t n,
+                             struct oh_err *err);
 /* 1 when two external ids are the same key for the store (byte for byte,
  * trailing spaces ignored, as the utf8mb4_bin columns compare). */
 int oh_store_same_key(const char *a, const char *b);

@@ -20,6 +20,8 @@
  *       on insert (another writer's row appeared after the lock) is a
  *       permanent error here, not a retry: the caller redoes the batch one
  *       order at a time, where oh_store_upsert_order resolves the race.
+ *   B4  oh_store_outbox_add_many(rows, n) leaves the same rows, in the same
+ *       order, as n calls of oh_store_outbox_add, with one bulk INSERT.
  *   T1  The statement texts are built from constant fragments only; every
  *       value is a bound parameter (bulk: MariaDB array binding, at most
  *       BULK_BYTES of values per execution).
@@ -205,6 +207,10 @@ static int bulk_exec(struct oh_store *st, MYSQL_STMT *s, struct bulk *k, const c
     "INSERT INTO order_lines (order_id, seq, line_no, external_id, sku, gtin, title, qty, "     \
     "uom, unit_price, tax, discount) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
+/* the statement of SQ_OUTBOX_ADD (store.c), bulk-bound */
+#define OUTBOX_INS                                                                              \
+    "INSERT INTO outbox (event, target, origin, order_id, payload) VALUES (?, ?, ?, ?, ?)"
+
 _Static_assert(OH_BATCH_IN + 1 <= OH_MAX_PARAMS, "IN list fits the parameter table");
 
 /* head "(?, ?, ..., ?)" tail with OH_BATCH_IN placeholders. */
@@ -244,6 +250,7 @@ static int bq(struct oh_store *st, enum oh_bq id, MYSQL_STMT **out, struct oh_er
         case OH_BQ_ORDER_INSERT: text = ORDER_INS; break;
         case OH_BQ_ADDR_INSERT: text = ADDR_INS; break;
         case OH_BQ_LINES_INSERT: text = LINES_INS; break;
+        case OH_BQ_OUTBOX_ADD: text = OUTBOX_INS; break;
         default: abort();
         }
         if ((rc = oh_st_prepare(st, &st->bq[id], text, "prepare batch statement", err)) < 0)
@@ -616,5 +623,39 @@ done:
     }
     free(o);
     free(idx);
+    return rc;
+}
+
+/* ---- outbox ---------------------------------------------------------------------------- */
+
+int oh_store_outbox_add_many(struct oh_store *st, const struct oh_outbox_row *rows, size_t n,
+                             struct oh_err *err)
+{
+    struct bulk k = { 0 };
+    MYSQL_STMT *s = NULL;
+    int rc;
+
+    for (size_t i = 0; i < n; i++)
+        if (!rows[i].event || !rows[i].target || !rows[i].payload)
+            return oh_err_set(err, OH_EINVAL, "outbox: event, target and payload are required");
+    if (n == 0)
+        return 0;
+    if ((rc = oh_st_ready(st, err)) < 0 || (rc = bq(st, OH_BQ_OUTBOX_ADD, &s, err)) < 0 ||
+        (rc = bulk_init(&k, 5, n, err)) < 0)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        bulk_str(&k, rows[i].event);
+        bulk_str(&k, rows[i].target);
+        bulk_str(&k, rows[i].origin);
+        if (rows[i].order_id > 0)
+            bulk_i64(&k, rows[i].order_id);
+        else
+            bulk_null(&k);
+        bulk_str(&k, rows[i].payload);
+        bulk_row_end(&k);
+    }
+    rc = bulk_exec(st, s, &k, "add outbox rows", err);
+done:
+    bulk_free(&k);
     return rc;
 }

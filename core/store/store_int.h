@@ -87,6 +87,7 @@ enum oh_bq {
     OH_BQ_ORDER_INSERT, /* bulk-bound */
     OH_BQ_ADDR_INSERT,  /* bulk-bound */
     OH_BQ_LINES_INSERT, /* bulk-bound */
+    OH_BQ_OUTBOX_ADD,   /* bulk-bound */
     OH_BQ__N
 };
 /* Placeholders of the IN (...) lists; shorter lists repeat their last key. */

@@ -554,6 +554,55 @@ static void test_batch_big_values_split(void **state)
                              "LENGTH(notes) = 60000"), NBIG);
 }
 
+/* B4: oh_store_outbox_add_many leaves the rows, in order, that one
+ * oh_store_outbox_add per row leaves; big payloads go in several bulk
+ * executions; a row without a payload refuses the whole call. */
+static long long outbox_digest(const char *target)
+{
+    return raw_int("SELECT CRC32(GROUP_CONCAT(MD5(CONCAT_WS('|', event, origin, "
+                   "IFNULL(order_id, '-'), payload, state, attempts)) ORDER BY id SEPARATOR ',')) "
+                   "FROM outbox WHERE target = '%s'", target);
+}
+
+static void test_outbox_add_many(void **state)
+{
+    enum { N = 12 };
+    struct oh_outbox_row rows[N];
+    char *big = malloc(200001), ev[N][32], pl[N][64];
+    struct oh_err err = { 0 };
+
+    (void)state;
+    assert_non_null(big);
+    memset(big, 'p', 200000);
+    big[200000] = '\0';
+    for (int i = 0; i < N; i++) {
+        snprintf(ev[i], sizeof(ev[i]), "order.e%d", i % 3);
+        snprintf(pl[i], sizeof(pl[i]), "{\"n\":%d}", i);
+        rows[i] = (struct oh_outbox_row){ ev[i], "ob-one", i % 2 ? "shop-x" : "shop-y",
+                                          i % 4 ? 1000 + i : 0, i % 3 == 2 ? big : pl[i] };
+    }
+    assert_int_equal(oh_store_begin(g.st, &err), 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(oh_store_outbox_add(g.st, rows[i].event, rows[i].target, rows[i].origin,
+                                             rows[i].order_id, rows[i].payload, NULL, &err), 0);
+    for (int i = 0; i < N; i++)
+        rows[i].target = "ob-many";
+    assert_int_equal(oh_store_outbox_add_many(g.st, rows, N, &err), 0);
+    assert_int_equal(oh_store_commit(g.st, &err), 0);
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM outbox WHERE target = 'ob-many'"), N);
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM outbox WHERE target = 'ob-many' AND "
+                             "order_id IS NULL"), 3);
+    assert_int_equal(outbox_digest("ob-many"), outbox_digest("ob-one"));
+
+    rows[5].payload = NULL;
+    for (int i = 0; i < N; i++)
+        rows[i].target = "ob-bad";
+    assert_int_equal(oh_store_outbox_add_many(g.st, rows, N, &err), OH_EINVAL);
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM outbox WHERE target = 'ob-bad'"), 0);
+    assert_int_equal(oh_store_outbox_add_many(g.st, rows, 0, &err), 0);
+    free(big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -562,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_batch_repeated_key_refused),
         cmocka_unit_test(test_documents_put_batch),
         cmocka_unit_test(test_batch_big_values_split),
+        cmocka_unit_test(test_outbox_add_many),
     };
 
     return cmocka_run_group_tests_name("store_batch", tests, group_setup, group_teardown);
