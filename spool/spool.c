@@ -118,18 +118,20 @@ int sp_tmp_create(struct oh_spool *sp, const char *name, char path[PATH_MAX], in
 
 /* ---- recycled files ----------------------------------------------------- */
 
-/* active/ is not fsync'd by oh_spool_done, so the rename out of it may not
- * be durable yet when the file is put in the pool. A file is written over
- * only once an fsync round of active/ that began after its rename has
- * completed (sp_tmp_take starts one when needed, shared by every
- * concurrent enqueue like any directory round): otherwise, after a power
- * loss without a filesystem journal, active/ID could come back naming a
- * file that holds a later entry, or half of one. */
+/* active/ is not fsync'd by oh_spool_done for each entry, so the rename out
+ * of it may not be durable yet when the file is put in the pool. A file is
+ * written over only once an fsync round of active/ that began after its
+ * rename has completed: otherwise, after a power loss without a filesystem
+ * journal, active/ID could come back naming a file that holds a later
+ * entry, or half of one. Those rounds are run here, by the worker calling
+ * done, once every SP_FREE_SYNC_EVERY puts; sp_tmp_take never waits for
+ * one, it takes the oldest pooled file only when a round covers it and
+ * creates a new file otherwise. */
 int sp_free_put(struct oh_spool *sp, const char *id, struct oh_err *err)
 {
     char src[PATH_MAX], dst[PATH_MAX], name[SP_FREE_NAME], fid[OH_SPOOL_ID_MAX];
     uint64_t mark;
-    int full;
+    int full, sync = 0;
 
     pthread_mutex_lock(&sp->free_mu);
     full = sp->nfree >= SP_FREE_MAX;
@@ -150,13 +152,23 @@ int sp_free_put(struct oh_spool *sp, const char *id, struct oh_err *err)
     pthread_mutex_unlock(&sp->gc[SP_ACTIVE].mu);
     pthread_mutex_lock(&sp->free_mu);
     if (sp->nfree < SP_FREE_MAX) {
-        sp->free_mark[sp->nfree] = mark;
-        memcpy(sp->free_names[sp->nfree++], name, sizeof(name));
+        size_t at = (sp->free_head + sp->nfree++) % SP_FREE_MAX;
+        sp->free_mark[at] = mark;
+        memcpy(sp->free_names[at], name, sizeof(name));
         name[0] = '\0';
+        if (++sp->free_unsynced >= SP_FREE_SYNC_EVERY) {
+            sp->free_unsynced = 0;
+            sync = 1;
+        }
     }
     pthread_mutex_unlock(&sp->free_mu);
     if (name[0])
         unlink(dst); /* the pool filled up meanwhile */
+    if (sync) {
+        struct oh_err e2 = {0};
+        /* A failure leaves the files uncovered: they are not reused. */
+        (void)sp_dirsync(sp, SP_ACTIVE, &e2);
+    }
     return 0;
 }
 
@@ -181,12 +193,14 @@ int sp_tmp_take(struct oh_spool *sp, const char *prefix, char path[PATH_MAX], in
     *fd = -1;
     for (;;) {
         int got = 0;
-        uint64_t mark = 0;
         pthread_mutex_lock(&sp->free_mu);
-        if (sp->nfree > 0) {
-            --sp->nfree;
-            memcpy(name, sp->free_names[sp->nfree], SP_FREE_NAME);
-            mark = sp->free_mark[sp->nfree];
+        /* The oldest file, if a round of active/ covers it (later ones are
+         * covered by the same rounds or later ones). */
+        if (sp->nfree > 0 && !OH_FAULT("spool.recycle.dirfsync") &&
+            dir_covered(sp, SP_ACTIVE, sp->free_mark[sp->free_head])) {
+            memcpy(name, sp->free_names[sp->free_head], SP_FREE_NAME);
+            sp->free_head = (sp->free_head + 1) % SP_FREE_MAX;
+            sp->nfree--;
             got = 1;
         }
         pthread_mutex_unlock(&sp->free_mu);
@@ -194,13 +208,6 @@ int sp_tmp_take(struct oh_spool *sp, const char *prefix, char path[PATH_MAX], in
             break;
         if (sp_path(sp, SP_TMP, name, path, NULL) < 0)
             continue;
-        if (!dir_covered(sp, SP_ACTIVE, mark)) {
-            struct oh_err e2 = {0};
-            if (OH_FAULT("spool.recycle.dirfsync") || sp_dirsync(sp, SP_ACTIVE, &e2) < 0) {
-                unlink(path); /* not safe to write over: make a new file */
-                continue;
-            }
-        }
         /* Written over in place, not truncated: its blocks stay allocated
          * (no allocation, no discard), and sp_sync_close cuts any tail of
          * the old entry, so the file is exactly the new one (S5). */
@@ -220,11 +227,15 @@ static void free_pool_clear(struct oh_spool *sp, int remove_files)
     char path[PATH_MAX];
 
     pthread_mutex_lock(&sp->free_mu);
-    for (size_t i = 0; remove_files && i < sp->nfree; i++)
+    for (size_t k = 0; remove_files && k < sp->nfree; k++) {
+        size_t i = (sp->free_head + k) % SP_FREE_MAX;
         if (sp_reap_tmp(sp, sp->free_names[i]) < 0 &&
             sp_path(sp, SP_TMP, sp->free_names[i], path, NULL) == 0)
             unlink(path);
+    }
     sp->nfree = 0;
+    sp->free_head = 0;
+    sp->free_unsynced = 0;
     pthread_mutex_unlock(&sp->free_mu);
 }
 

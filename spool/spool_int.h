@@ -57,6 +57,9 @@ struct sp_batch {
  * scans past every recently freed inode when it allocates; at a thousand
  * entries a second that scan was a fifth of a webhook's CPU time). */
 #define SP_FREE_MAX 256
+/* done runs an fsync round of active/ after this many puts, so that pooled
+ * files become safe to write over without an enqueue ever waiting for it. */
+#define SP_FREE_SYNC_EVERY 32
 #define SP_FREE_NAME (OH_SPOOL_ID_MAX + 4)
 
 /* Done entries' files waiting in tmp/ ("d.<id>") for a reaper thread to
@@ -87,9 +90,10 @@ struct oh_spool {
     int64_t defer_next_scan;  /* no deferred/ scan before this time (ms) */
 
     pthread_mutex_t free_mu;  /* guards the free-file pool */
-    char (*free_names)[SP_FREE_NAME];
+    char (*free_names)[SP_FREE_NAME]; /* a ring, oldest at free_head */
     uint64_t *free_mark;      /* active/'s fsync rounds begun at each put */
-    size_t nfree;
+    size_t free_head, nfree;
+    size_t free_unsynced;     /* puts since done last ran an active/ round */
 
     struct sp_reap reap;      /* spool_reap.c */
 };
@@ -104,12 +108,14 @@ int sp_tmp_create(struct oh_spool *sp, const char *name, char path[PATH_MAX], in
  * "spool.fsync". */
 int sp_sync_close(int fd, const char *path, struct oh_err *err);
 void sp_new_id(char id[OH_SPOOL_ID_MAX]);
-/* A file in tmp/ to write a new entry into from offset 0: a recycled done
- * entry when the pool has one (not truncated: sp_sync_close cuts it), else
- * a new file named prefix + id. */
+/* A file in tmp/ to write a new entry into from offset 0: the oldest
+ * recycled done entry when an fsync round of active/ covers its rename
+ * (not truncated: sp_sync_close cuts it), else a new file named prefix +
+ * id. Never waits for a round. */
 int sp_tmp_take(struct oh_spool *sp, const char *prefix, char path[PATH_MAX], int *fd,
                 struct oh_err *err);
-/* Turns active/ID into a free file for sp_tmp_take. 0 when it did,
+/* Turns active/ID into a free file for sp_tmp_take (and every
+ * SP_FREE_SYNC_EVERY calls runs an fsync round of active/). 0 when it did,
  * OH_ENOTFOUND when active/ID is gone, OH_EAGAIN when the pool is full or
  * the rename failed (the caller removes the entry as before). */
 int sp_free_put(struct oh_spool *sp, const char *id, struct oh_err *err);

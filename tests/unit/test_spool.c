@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "spool/spool.h"
+#include "spool/spool_int.h" /* SP_FREE_SYNC_EVERY */
 #include "util.h"
 
 /* snprintf that tests may truncate on purpose (keeps -Wformat-truncation
@@ -694,45 +695,93 @@ static void test_archive(void **state)
     free(raw);
 }
 
-/* A done entry's file is written over by a later enqueue (no new inode);
- * the new entry holds exactly its own bytes (S5), the recycled file is
- * never an entry (S2), and neither free nor recover leaves it in tmp/. */
+/* ---- recycled files (spool.c, sp_free_put) ------------------------------ */
+
+/* Hard-links the oldest tmp/ file (smallest name) to `to`, so the test can
+ * see whether the spool writes over it; returns how many files tmp/ has. */
+static size_t link_oldest_tmp(const struct fx *f, const char *to)
+{
+    char dir[PATH_MAX], from[PATH_MAX], best[256] = "";
+    DIR *d;
+    struct dirent *de;
+    size_t n = 0;
+
+    fmt(dir, sizeof(dir), "%s/tmp", f->root);
+    assert_non_null(d = opendir(dir));
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.') {
+            if (!best[0] || strcmp(de->d_name, best) < 0)
+                fmt(best, sizeof(best), "%s", de->d_name);
+            n++;
+        }
+    closedir(d);
+    assert_true(n > 0);
+    fmt(from, sizeof(from), "%s/%s", dir, best);
+    unlink(to);
+    assert_int_equal(link(from, to), 0);
+    return n;
+}
+
+static int file_ends_with(const char *path, const char *tail, size_t *len)
+{
+    char *buf = NULL;
+    size_t tl = strlen(tail);
+    struct oh_err err = {0};
+    int r;
+
+    assert_int_equal(oh_read_file(path, 0, &buf, len, &err), 0);
+    r = *len >= tl && memcmp(buf + *len - tl, tail, tl) == 0;
+    free(buf);
+    return r;
+}
+
+/* n entries enqueued, claimed and done: n files kept in tmp/. */
+static void fill_pool(struct fx *f, int n, const char *payload)
+{
+    struct oh_err err = {0};
+    char id[OH_SPOOL_ID_MAX], got[OH_SPOOL_ID_MAX];
+
+    for (int i = 0; i < n; i++) {
+        enqueue_ok(f->sp, payload, id);
+        assert_int_equal(oh_spool_claim(f->sp, got, &err), 0);
+        assert_int_equal(oh_spool_done(f->sp, got, &err), 0);
+        assert_false(exists(f, "active", got));
+    }
+}
+
+/* A done entry's file is kept in tmp/ and, once a round of active/ fsyncs
+ * covers its rename (done runs one every SP_FREE_SYNC_EVERY files), written
+ * over by a later enqueue: the new entry holds exactly its own bytes (S5),
+ * the kept file is never an entry (S2), free and recover leave none. */
 static void test_done_file_recycled(void **state)
 {
     struct fx *f = *state;
     static const char big[] = "a long first payload that the second one must not leave a trace of";
     struct oh_spool_entry *e = NULL;
     struct oh_err err = {0};
-    char id[OH_SPOOL_ID_MAX], id2[OH_SPOOL_ID_MAX], got[OH_SPOOL_ID_MAX], path[PATH_MAX];
-    struct stat st;
-    ino_t ino;
+    char id[OH_SPOOL_ID_MAX], got[OH_SPOOL_ID_MAX], keep[PATH_MAX];
+    size_t len;
 
-    enqueue_ok(f->sp, big, id);
-    fmt(path, sizeof(path), "%s/incoming/%s", f->root, id);
-    assert_int_equal(stat(path, &st), 0);
-    ino = st.st_ino;
-    assert_int_equal(oh_spool_claim(f->sp, got, &err), 0);
-    assert_int_equal(oh_spool_done(f->sp, id, &err), 0);
-    assert_false(exists(f, "active", id));
-    assert_int_equal(files_in(f, "tmp"), 1); /* kept for reuse */
+    fmt(keep, sizeof(keep), "%s/kept", f->root);
+    fill_pool(f, SP_FREE_SYNC_EVERY, big);
+    assert_int_equal(files_in(f, "tmp"), SP_FREE_SYNC_EVERY);
     assert_int_equal(count(f->sp, OH_SPOOL_INCOMING), 0);
+    assert_int_equal(count(f->sp, OH_SPOOL_ACTIVE), 0);
+    link_oldest_tmp(f, keep);
 
-    enqueue_ok(f->sp, "short", id2);
-    assert_int_equal(files_in(f, "tmp"), 0);
-    fmt(path, sizeof(path), "%s/incoming/%s", f->root, id2);
-    assert_int_equal(stat(path, &st), 0);
-    assert_true(st.st_ino == ino);
+    enqueue_ok(f->sp, "short", id);
+    assert_int_equal(files_in(f, "tmp"), SP_FREE_SYNC_EVERY - 1);
+    assert_true(file_ends_with(keep, "short", &len)); /* the same file */
+    assert_true(len < 64 + sizeof(big));             /* the old tail cut */
     assert_int_equal(oh_spool_claim(f->sp, got, &err), 0);
-    assert_string_equal(got, id2);
-    assert_int_equal(oh_spool_load(f->sp, id2, &e, &err), 0);
+    assert_string_equal(got, id);
+    assert_int_equal(oh_spool_load(f->sp, id, &e, &err), 0);
     assert_int_equal(e->len, 5);
     assert_memory_equal(e->data, "short", 5);
     oh_spool_entry_free(e);
+    assert_int_equal(oh_spool_done(f->sp, id, &err), 0);
 
-    /* recover empties tmp/ and forgets the pool: the next enqueue makes a
-     * new file and still works */
-    assert_int_equal(oh_spool_done(f->sp, id2, &err), 0);
-    assert_int_equal(files_in(f, "tmp"), 1);
+    /* recover empties tmp/ and forgets the pool; enqueue still works */
     assert_int_equal(oh_spool_recover(f->sp, NULL, &err), 0);
     assert_int_equal(files_in(f, "tmp"), 0);
     enqueue_ok(f->sp, "third", id);
@@ -746,74 +795,35 @@ static void test_done_file_recycled(void **state)
     f->sp = NULL;
     assert_int_equal(files_in(f, "tmp"), 0);
     reopen(f, NULL);
+    unlink(keep);
 }
 
-/* A recycled file is written over only once its rename out of active/ is
- * durable (an fsync round of active/ after it): when that round fails the
- * file is dropped and the entry goes into a new file. A hard link made by
- * the test shows whether the recycled file was written over. */
-static void link_tmp_file(const struct fx *f, const char *to)
-{
-    char dir[PATH_MAX], from[PATH_MAX];
-    DIR *d;
-    struct dirent *de;
-    int n = 0;
-
-    fmt(dir, sizeof(dir), "%s/tmp", f->root);
-    assert_non_null(d = opendir(dir));
-    while ((de = readdir(d)))
-        if (de->d_name[0] != '.') {
-            fmt(from, sizeof(from), "%s/%s", dir, de->d_name);
-            n++;
-        }
-    closedir(d);
-    assert_int_equal(n, 1);
-    unlink(to);
-    assert_int_equal(link(from, to), 0);
-}
-
-static int ends_with_file(const char *path, const char *tail)
-{
-    char *buf = NULL;
-    size_t len = 0, tl = strlen(tail);
-    struct oh_err err = {0};
-    int r;
-
-    assert_int_equal(oh_read_file(path, 0, &buf, &len, &err), 0);
-    r = len >= tl && memcmp(buf + len - tl, tail, tl) == 0;
-    free(buf);
-    return r;
-}
-
+/* A kept file is written over only after a round of active/ fsyncs that
+ * began after its rename out of active/: before that (or when the fault
+ * point says the round failed) an enqueue makes a new file instead. */
 static void test_recycle_needs_active_fsync(void **state)
 {
     struct fx *f = *state;
-    struct oh_err err = {0};
-    char id[OH_SPOOL_ID_MAX], got[OH_SPOOL_ID_MAX], keep[PATH_MAX];
-    struct oh_spool_entry *e = NULL;
+    char id[OH_SPOOL_ID_MAX], keep[PATH_MAX];
+    size_t len;
 
     fmt(keep, sizeof(keep), "%s/kept", f->root);
-    enqueue_ok(f->sp, "first", id);
-    assert_int_equal(oh_spool_claim(f->sp, got, &err), 0);
-    assert_int_equal(oh_spool_done(f->sp, id, &err), 0);
-    link_tmp_file(f, keep);
+    fill_pool(f, 1, "first");
+    link_oldest_tmp(f, keep);
+    enqueue_ok(f->sp, "second", id); /* no round since the rename */
+    assert_true(file_ends_with(keep, "first", &len));
+    assert_int_equal(files_in(f, "tmp"), 1);
 
+    fill_pool(f, SP_FREE_SYNC_EVERY - 1, "more"); /* the last done runs a round */
     setenv("OH_FAULTS", "spool.recycle.dirfsync", 1);
-    enqueue_ok(f->sp, "second", id);
-    unsetenv("OH_FAULTS");
-    assert_true(ends_with_file(keep, "first")); /* not written over */
-    assert_int_equal(files_in(f, "tmp"), 0);     /* and not kept */
-    assert_int_equal(oh_spool_claim(f->sp, got, &err), 0);
-    assert_int_equal(oh_spool_load(f->sp, got, &e, &err), 0);
-    assert_int_equal(e->len, 6);
-    assert_memory_equal(e->data, "second", 6);
-    oh_spool_entry_free(e);
-
-    /* with the round working, the next done file is written over */
-    assert_int_equal(oh_spool_done(f->sp, got, &err), 0);
-    link_tmp_file(f, keep);
     enqueue_ok(f->sp, "third", id);
-    assert_true(ends_with_file(keep, "third"));
+    unsetenv("OH_FAULTS");
+    assert_true(file_ends_with(keep, "first", &len));
+    assert_int_equal(files_in(f, "tmp"), SP_FREE_SYNC_EVERY);
+
+    enqueue_ok(f->sp, "fourth", id);
+    assert_true(file_ends_with(keep, "fourth", &len)); /* the oldest, reused */
+    assert_int_equal(files_in(f, "tmp"), SP_FREE_SYNC_EVERY - 1);
     unlink(keep);
 }
 
