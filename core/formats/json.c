@@ -429,46 +429,14 @@ static inline void fws(struct fast *f)
     }
 }
 
-/* The string whose opening quote is at f->pos; leaves f->pos after it. */
-static int fstring(struct fast *f, const char **out, uint32_t *outlen)
+/* The rest of a string from p (a backslash, a control character or the
+ * end of the input), unescaped in place from w = p on. */
+static __attribute__((noinline)) int fstring_slow(struct fast *f, size_t start, size_t p, int hi,
+                                                  const char **out, uint32_t *outlen)
 {
     char *b = f->b;
-    size_t start = f->pos + 1, p = start, w;
-    int hi = 0;
+    size_t w = p;
 
-#ifdef __SSE2__
-    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), ctl = _mm_set1_epi8(0x1F);
-    const __m128i cm = _mm_set1_epi8((char)0xC0), cv = _mm_set1_epi8((char)0x80);
-    for (;;) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + p));
-        unsigned stop = (unsigned)_mm_movemask_epi8(
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
-                         _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl)));
-        unsigned high = (unsigned)_mm_movemask_epi8(x);
-        unsigned before = stop ? (stop & (0u - stop)) - 1u : 0xFFFFu;
-        if (high & before) {
-            hi = 1;
-            f->cont += (size_t)__builtin_popcount(
-                (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(x, cm), cv)) & before);
-        }
-        if (stop) {
-            p += (size_t)__builtin_ctz(stop);
-            break;
-        }
-        p += 16;
-    }
-#else
-    for (;; p++) {
-        unsigned char ch = (unsigned char)b[p];
-        if (ch == '"' || ch == '\\' || ch < 0x20)
-            break;
-        if (ch >= 0x80) {
-            hi = 1;
-            f->cont += (ch & 0xC0) == 0x80;
-        }
-    }
-#endif
-    w = p;
     while (b[p] != '"') {
         unsigned char ch = (unsigned char)b[p];
         if (ch != '\\') {
@@ -516,6 +484,65 @@ static int fstring(struct fast *f, const char **out, uint32_t *outlen)
         return -1;
     *out = b + start;
     *outlen = (uint32_t)(w - start);
+    f->pos = p + 1;
+    return 0;
+}
+
+static inline unsigned count_bits(unsigned x)
+{
+    unsigned n = 0;
+    for (; x; x &= x - 1)
+        n++;
+    return n;
+}
+
+/* The string whose opening quote is at f->pos; leaves f->pos after it. */
+static inline __attribute__((always_inline)) int fstring(struct fast *f, const char **out,
+                                                         uint32_t *outlen)
+{
+    char *b = f->b;
+    size_t start = f->pos + 1, p = start;
+    int hi = 0;
+
+#ifdef __SSE2__
+    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), ctl = _mm_set1_epi8(0x1F);
+    for (;;) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + p));
+        unsigned stop = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
+                         _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl)));
+        unsigned high = (unsigned)_mm_movemask_epi8(x);
+        unsigned before = stop ? (stop & (0u - stop)) - 1u : 0xFFFFu;
+        if (__builtin_expect((high & before) != 0, 0)) {
+            const __m128i cm = _mm_set1_epi8((char)0xC0), cv = _mm_set1_epi8((char)0x80);
+            hi = 1;
+            f->cont += count_bits((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(x, cm), cv)) &
+                                  before);
+        }
+        if (stop) {
+            p += (size_t)__builtin_ctz(stop);
+            break;
+        }
+        p += 16;
+    }
+#else
+    for (;; p++) {
+        unsigned char ch = (unsigned char)b[p];
+        if (ch == '"' || ch == '\\' || ch < 0x20)
+            break;
+        if (ch >= 0x80) {
+            hi = 1;
+            f->cont += (ch & 0xC0) == 0x80;
+        }
+    }
+#endif
+    if (__builtin_expect(b[p] != '"', 0))
+        return fstring_slow(f, start, p, hi, out, outlen);
+    b[p] = '\0';
+    if (hi && oh_utf8_check(b + start, p - start) != 0)
+        return -1;
+    *out = b + start;
+    *outlen = (uint32_t)(p - start);
     f->pos = p + 1;
     return 0;
 }

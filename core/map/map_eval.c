@@ -25,10 +25,16 @@
 
 int oh_map_nset_push(struct map_nset *s, const struct oh_node *n)
 {
+    if (!s->v) {
+        s->v = s->inl;
+        s->cap = sizeof(s->inl) / sizeof(s->inl[0]);
+    }
     if (s->n == s->cap) {
         const struct oh_node **nv;
-        s->cap = s->cap ? s->cap * 2 : 8;
-        nv = oh_arena_alloc(s->a, s->cap * sizeof(*nv));
+        s->cap *= 2;
+        nv = oh_arena_try_alloc(s->a, s->cap * sizeof(*nv));
+        if (!nv)
+            abort(); /* the run's arena has no limit */
         if (s->n)
             memcpy(nv, s->v, s->n * sizeof(*nv));
         s->v = nv;

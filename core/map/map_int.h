@@ -183,11 +183,13 @@ struct map_ev {
     struct oh_err *err;           /* the current record's rejection */
 };
 
-/* A growing list of nodes in the arena; limit > 0 stops at that many. */
+/* A growing list of nodes: the first few in the struct itself, then in the
+ * arena; limit > 0 stops at that many. Not to be copied once pushed to. */
 struct map_nset {
     const struct oh_node **v;
     size_t n, cap, limit;
     struct oh_arena *a;
+    const struct oh_node *inl[4];
 };
 
 /* Appends n; 1 when the set is full. */

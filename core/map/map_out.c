@@ -19,6 +19,7 @@
  * last value.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,21 @@ static int put_string(struct map_text *t, const char *s, size_t n)
         grow(t, n + 3);
     t->p[t->len++] = '"';
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
+        unsigned char c;
+        /* 8 bytes at a time while none needs a look */
+        while (i + 8 <= n) {
+            const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+            uint64_t w, x;
+            memcpy(&w, s + i, 8);
+            x = ((w - ones * 0x20) & ~w) | (((w ^ (ones * '"')) - ones) & ~(w ^ (ones * '"'))) |
+                (((w ^ (ones * '\\')) - ones) & ~(w ^ (ones * '\\'))) | w;
+            if (x & highs)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        c = (unsigned char)s[i];
         char esc[6];
         size_t el = 2;
         if (!special[c])
