@@ -46,6 +46,112 @@ static size_t utf8_off(const char *s, size_t n, size_t chars)
     return i;
 }
 
+/* --- case mapping ----------------------------------------------------------
+ * Simple (one code point to one code point) lower and upper case for ASCII,
+ * Latin-1, Latin Extended-A, the Latin Extended-B pairs U+0200-U+0233
+ * (Romanian Ș/Ț and others), Greek and Cyrillic, as towlower/towupper give
+ * them in a UTF-8 locale. Other characters, and bytes that are not UTF-8,
+ * are copied unchanged. No mapping makes a character longer in UTF-8. */
+
+/* Pairs where the upper case is even and the lower case odd (or the
+ * other way round when odd_upper). */
+static const struct {
+    uint32_t first, last;
+    int odd_upper;
+} case_pairs[] = {
+    {0x0100, 0x012F, 0}, {0x0132, 0x0137, 0}, {0x0139, 0x0148, 1}, {0x014A, 0x0177, 0},
+    {0x0179, 0x017E, 1}, {0x0200, 0x021F, 0}, {0x0222, 0x0233, 0}, {0x03D8, 0x03EF, 0},
+    {0x0460, 0x0481, 0}, {0x048A, 0x04BF, 0}, {0x04C1, 0x04CE, 1}, {0x04D0, 0x052F, 0},
+};
+
+/* Single pairs: upper, lower. */
+static const uint32_t case_single[][2] = {
+    {0x0178, 0x00FF}, {0x0386, 0x03AC}, {0x038C, 0x03CC}, {0x038E, 0x03CD}, {0x038F, 0x03CE},
+    {0x04C0, 0x04CF},
+};
+
+static uint32_t case_map(uint32_t c, int upper)
+{
+    if (c < 0x80) {
+        if (upper)
+            return c >= 'a' && c <= 'z' ? c - 32 : c;
+        return c >= 'A' && c <= 'Z' ? c + 32 : c;
+    }
+    /* blocks of 32 (Latin-1, Greek, Cyrillic) and 16 (Greek accented, Cyrillic Ѐ-Џ) */
+    if (upper) {
+        if ((c >= 0xE0 && c <= 0xFE && c != 0xF7) || (c >= 0x3B1 && c <= 0x3CB && c != 0x3C2) ||
+            (c >= 0x430 && c <= 0x44F))
+            return c - 32;
+        if (c >= 0x3AD && c <= 0x3AF)
+            return c - 37;
+        if (c >= 0x450 && c <= 0x45F)
+            return c - 80;
+        if (c == 0x3C2)
+            return 0x3A3; /* final sigma */
+        if (c == 0x131)
+            return 'I'; /* dotless i */
+        if (c == 0x17F)
+            return 'S'; /* long s */
+        if (c == 0xB5)
+            return 0x39C; /* micro sign */
+    } else {
+        if ((c >= 0xC0 && c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3AB && c != 0x3A2) ||
+            (c >= 0x410 && c <= 0x42F))
+            return c + 32;
+        if (c >= 0x388 && c <= 0x38A)
+            return c + 37;
+        if (c >= 0x400 && c <= 0x40F)
+            return c + 80;
+        if (c == 0x130)
+            return 'i'; /* dotted I */
+    }
+    for (size_t i = 0; i < sizeof(case_pairs) / sizeof(case_pairs[0]); i++)
+        if (c >= case_pairs[i].first && c <= case_pairs[i].last) {
+            int is_upper = (int)(c & 1) == case_pairs[i].odd_upper;
+            if (upper && !is_upper)
+                return c - 1;
+            if (!upper && is_upper)
+                return c + 1;
+            return c;
+        }
+    for (size_t i = 0; i < sizeof(case_single) / sizeof(case_single[0]); i++)
+        if (c == case_single[i][upper ? 1 : 0])
+            return case_single[i][upper ? 0 : 1];
+    return c;
+}
+
+/* Lower- or upper-cases s into o (at least n bytes); returns the length. */
+static size_t change_case(const char *s, size_t n, char *o, int upper)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t w = 0;
+
+    for (size_t i = 0; i < n;) {
+        uint32_t c = u[i], m;
+        size_t len = 1;
+        if (c < 0x80) {
+            o[w++] = (char)case_map(c, upper);
+            i++;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0 && i + 1 < n && (u[i + 1] & 0xC0) == 0x80 && c >= 0xC2) {
+            c = ((c & 0x1F) << 6) | (u[i + 1] & 0x3F);
+            len = 2;
+        }
+        m = len == 2 ? case_map(c, upper) : c;
+        if (len == 2 && m < 0x80) {
+            o[w++] = (char)m;
+        } else if (len == 2) {
+            o[w++] = (char)(0xC0 | (m >> 6));
+            o[w++] = (char)(0x80 | (m & 0x3F));
+        } else {
+            o[w++] = (char)u[i]; /* other characters and stray bytes as they are */
+        }
+        i += len;
+    }
+    return w;
+}
+
 static int parse_int(const char *s, size_t n, long long *out)
 {
     size_t i = 0;
@@ -274,10 +380,13 @@ int oh_map_scalar_filter(struct map_ev *ev, const struct filter *f, const struct
     }
     case F_LOWER:
     case F_UPPER: {
-        char *o = oh_arena_strndup(ev->a, s, n);
-        for (size_t i = 0; i < n; i++)
-            o[i] = (char)(f->id == F_LOWER ? tolower((unsigned char)o[i]) : toupper((unsigned char)o[i]));
+        char *o = oh_arena_try_alloc(ev->a, n + 1);
+        if (!o)
+            abort(); /* the run's arena has no limit */
+        n = change_case(s, n, o, f->id == F_UPPER);
+        o[n] = '\0';
         v->s = o;
+        v->len = n;
         if (v->k != V_STR)
             v->k = V_STR;
         return 0;

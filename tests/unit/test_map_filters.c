@@ -6,8 +6,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wctype.h>
 
 #include "arena.h"
 #include "map/map_int.h"
@@ -259,6 +261,90 @@ static void test_country_helper(void **state)
     assert_int_equal(oh_map_country("1A", 2, cc), -1);
 }
 
+/* lower/upper on UTF-8: Latin-1, Latin Extended-A, Romanian Ș/Ț, Greek,
+ * Cyrillic; everything else as it was. */
+static void check_case(const char *in, const char *lo, const char *up)
+{
+    char doc[512];
+    json_t *r;
+    snprintf(doc, sizeof(doc), "{\"s\":\"%s\"}", in);
+    r = one(".s | lower", doc);
+    assert_string_equal(json_string_value(json_object_get(r, "out")), lo);
+    json_decref(r);
+    r = one(".s | upper", doc);
+    assert_string_equal(json_string_value(json_object_get(r, "out")), up);
+    json_decref(r);
+}
+
+static size_t put_cp(char *o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    o[0] = (char)(0xC0 | (cp >> 6));
+    o[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+}
+
+static void test_case_utf8(void **state)
+{
+    static const uint32_t ranges[][2] = {
+        {0x20, 0x7E}, {0xA0, 0x17F}, {0x200, 0x21F}, {0x222, 0x233},
+        {0x386, 0x3CE}, {0x3D8, 0x3EF}, {0x400, 0x52F},
+    };
+    locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    (void)state;
+    check_case("M\xc3\xbcnchen \xc3\x96STERREICH", "m\xc3\xbcnchen \xc3\xb6sterreich",
+               "M\xc3\x9cNCHEN \xc3\x96STERREICH");
+    check_case("Stra\xc3\x9f" "e", "stra\xc3\x9f" "e", "STRA\xc3\x9f" "E"); /* ß stays */
+    check_case("\xc5\x81\xc3\xb3\x64\xc5\xba \xc8\x98\x74\x69\x72\x62\x65\xc8\x9b",
+               "\xc5\x82\xc3\xb3\x64\xc5\xba \xc8\x99\x74\x69\x72\x62\x65\xc8\x9b",
+               "\xc5\x81\xc3\x93\x44\xc5\xb9 \xc8\x98\x54\x49\x52\x42\x45\xc8\x9a"); /* Łódź Știrbeț */
+    check_case("\xce\x91\xce\xb8\xce\xae\xce\xbd\xce\xb1 \xcf\x82", /* Αθήνα ς */
+               "\xce\xb1\xce\xb8\xce\xae\xce\xbd\xce\xb1 \xcf\x82",
+               "\xce\x91\xce\x98\xce\x89\xce\x9d\xce\x91 \xce\xa3");
+    check_case("\xd0\x9c\xd0\xbe\xd1\x81\xd0\xba\xd0\xb2\xd0\xb0 \xd0\x81", /* Москва Ё */
+               "\xd0\xbc\xd0\xbe\xd1\x81\xd0\xba\xd0\xb2\xd0\xb0 \xd1\x91",
+               "\xd0\x9c\xd0\x9e\xd0\xa1\xd0\x9a\xd0\x92\xd0\x90 \xd0\x81");
+    check_case("\xe2\x82\xac \xe4\xb8\xad x", "\xe2\x82\xac \xe4\xb8\xad x", "\xe2\x82\xac \xe4\xb8\xad X");
+    check_case("\xc3\xbf\xc4\xb0\xc4\xb1\xc5\xbf", "\xc3\xbf" "i\xc4\xb1\xc5\xbf",
+               "\xc5\xb8\xc4\xb0IS"); /* ÿ İ ı ſ */
+    if (!loc) {
+        skip(); /* no C.UTF-8 locale to compare every character with */
+        return;
+    }
+    /* every character of the covered ranges as towlower/towupper has it */
+    for (int up = 0; up < 2; up++) {
+        char in[4096], want[4096], map[128];
+        size_t il = 0, wl = 0;
+        struct oh_map *m = NULL;
+        struct oh_err err = {0};
+        json_t *doc = json_object(), *arr = json_array(), *got;
+        char *text;
+        for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++)
+            for (uint32_t c = ranges[r][0]; c <= ranges[r][1]; c++) {
+                if (c == '"' || c == '\\')
+                    continue;
+                il += put_cp(in + il, c);
+                wl += put_cp(want + wl, (uint32_t)(up ? towupper_l((wint_t)c, loc) : towlower_l((wint_t)c, loc)));
+            }
+        json_object_set_new(doc, "s", json_stringn(in, il));
+        text = json_dumps(doc, 0);
+        snprintf(map, sizeof(map), "from json\nto json\nout = .s | %s\n", up ? "upper" : "lower");
+        assert_int_equal(oh_map_compile(map, strlen(map), "t/case.map", &m, &err), 0);
+        assert_int_equal(oh_map_run(m, text, strlen(text), NULL, mt_collect, arr, &err), 0);
+        got = json_object_get(json_array_get(arr, 0), "out");
+        assert_int_equal(json_string_length(got), wl);
+        assert_memory_equal(json_string_value(got), want, wl);
+        oh_map_free(m);
+        free(text);
+        json_decref(arr);
+        json_decref(doc);
+    }
+    freelocale(loc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_decimal_helper),
         cmocka_unit_test(test_time_helper),
         cmocka_unit_test(test_country_helper),
+        cmocka_unit_test(test_case_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
