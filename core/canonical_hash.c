@@ -165,6 +165,7 @@ static int put_dumped(struct out *o, const json_t *v)
 struct key {
     const char *s;
     size_t len;
+    const json_t *v;
 };
 
 static int key_cmp(const struct key *a, const struct key *b)
@@ -196,9 +197,8 @@ static int put_object(struct out *o, const json_t *v, int depth)
     if (n > SORT_STACK && !(keys = malloc(n * sizeof(*keys))))
         return -1;
     json_object_keylen_foreach((json_t *)v, k, klen, x) {
-        (void)x;
         if (i < n)
-            keys[i++] = (struct key){ k, klen };
+            keys[i++] = (struct key){ k, klen, x }; /* no lookup again after sorting */
     }
     n = i;
     if (n > SORT_STACK) {
@@ -219,7 +219,7 @@ static int put_object(struct out *o, const json_t *v, int depth)
         if ((rc = put_string(o, keys[i].s, keys[i].len)) < 0)
             break;
         putc1(o, ':');
-        rc = put_value(o, json_object_getn(v, keys[i].s, keys[i].len), depth + 1);
+        rc = put_value(o, keys[i].v, depth + 1);
     }
     putc1(o, '}');
     if (keys != stack)
