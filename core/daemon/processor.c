@@ -57,10 +57,9 @@ static int on_record(void *ud, size_t index, json_t *record, const struct oh_err
 
 /* Canonical JSON input: one order object or an array of them. Parsed through
  * the document tree so money keeps its exact digits. */
-static int decode_canonical(struct item *it, struct oh_err *err)
+static int decode_canonical(struct item *it, struct oh_arena *a, struct oh_err *err)
 {
     const struct oh_format *f = oh_format_find("json");
-    struct oh_arena *a = oh_arena_new(0);
     struct oh_format_opts o = { 0 };
     struct oh_node *root = NULL;
     json_t *j = NULL;
@@ -82,12 +81,13 @@ static int decode_canonical(struct item *it, struct oh_err *err)
     }
 done:
     json_decref(j);
-    oh_arena_free(a);
+    oh_arena_recycle(a); /* the tree is gone; its largest block serves the next document */
     return rc;
 }
 
-/* Everything that needs no store: decode, map, validate. */
-static void prepare(struct oh_hub *h, struct item *it)
+/* Everything that needs no store: decode, map, validate. a: scratch for the
+ * decoder, empty on return. */
+static void prepare(struct oh_hub *h, struct item *it, struct oh_arena *a)
 {
     const struct oh_spool_meta *m = &it->e->meta;
     struct oh_err err;
@@ -133,7 +133,7 @@ static void prepare(struct oh_hub *h, struct item *it)
         if (it->failed)
             return;
     } else if (strcmp(m->format, "canonical") == 0) {
-        if (decode_canonical(it, &err) < 0) {
+        if (decode_canonical(it, a, &err) < 0) {
             item_fail(it, "%s", err.msg);
             return;
         }
@@ -652,10 +652,11 @@ int oh_process_batch(struct oh_hub *h, struct oh_store *st, struct oh_proc_stats
 {
     size_t cap = (size_t)h->set.batch, n = 0;
     struct item *items = calloc(cap, sizeof(*items));
+    struct oh_arena *scratch = oh_arena_new(0); /* one per batch, recycled per document */
     int rc = 0;
     char q[1100];
 
-    if (!items)
+    if (!items || !scratch)
         abort();
     /* claim and prepare (no store work yet) */
     while (n < cap) {
@@ -677,7 +678,7 @@ int oh_process_batch(struct oh_hub *h, struct oh_store *st, struct oh_proc_stats
             continue;
         }
         n++;
-        prepare(h, it);
+        prepare(h, it, scratch);
     }
     stats->claimed += n;
     if (n == 0)
@@ -749,5 +750,6 @@ done:
         oh_edi_doc_free(items[i].edi);
     }
     free(items);
+    oh_arena_free(scratch);
     return rc;
 }
