@@ -41,10 +41,10 @@ int oh_cli_orders(int argc, char **argv)
             json_dumpf(rows, stdout, JSON_INDENT(2));
             putchar('\n');
         } else {
-            printf("%-14s %-18s %-12s %-10s %-4s %12s %5s  %s\n", "CHANNEL", "EXTERNAL_ID", "NUMBER",
+            printf("%-14s %-18s %-12s %-17s %-4s %12s %5s  %s\n", "CHANNEL", "EXTERNAL_ID", "NUMBER",
                    "STATUS", "CUR", "TOTAL", "LINES", "PLACED_AT");
             json_array_foreach(rows, i, r)
-                printf("%-14s %-18s %-12s %-10s %-4s %12s %5lld  %s\n", s(r, "channel"),
+                printf("%-14s %-18s %-12s %-17s %-4s %12s %5lld  %s\n", s(r, "channel"),
                        s(r, "external_id"), s(r, "number"), s(r, "status"), s(r, "currency"),
                        s(r, "total"), (long long)json_integer_value(json_object_get(r, "lines")),
                        s(r, "placed_at"));
