@@ -19,6 +19,7 @@
  */
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,18 @@ static void put_u(struct out *o, unsigned v)
     put(o, seq, 6);
 }
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+/* Non-zero when one of the 8 bytes of w needs more than copying: a control
+ * character, '"', '\\' or a byte past 0x7F. */
+static uint64_t needs_escape(uint64_t w)
+{
+    uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
+
+    /* (x - ONES * n) & ~x & HIGHS: some byte of x is below n (n <= 0x80) */
+    return (((w - ONES * 0x20) & ~w) | ((q - ONES) & ~q) | ((b - ONES) & ~b) | w) & HIGHS;
+}
+
 static int put_string(struct out *o, const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str, *end = s + len, *run = s;
@@ -118,6 +131,11 @@ static int put_string(struct out *o, const char *str, size_t len)
     while (s < end) {
         unsigned cp;
         size_t k;
+        uint64_t w;
+        if (end - s >= 8 && (memcpy(&w, s, 8), !needs_escape(w))) {
+            s += 8;
+            continue;
+        }
         if (*s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\') {
             s++;
             continue;
