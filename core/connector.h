@@ -72,6 +72,10 @@ struct oh_channel_ops {
     /* "Seen before" keys (webhook delivery ids, remote file identities). */
     int (*seen)(struct oh_channel *ch, const char *key, int *seen, struct oh_err *err);
     int (*remember)(struct oh_channel *ch, const char *key, struct oh_err *err);
+    /* Both keys in one look-up (b may be NULL: *seen_b = 0). Optional: NULL
+     * means ask `seen` once per key (oh_channel_seen_pair does either). */
+    int (*seen_pair)(struct oh_channel *ch, const char *a, const char *b, int *seen_a,
+                     int *seen_b, struct oh_err *err);
     /* EDI partners: the control numbers recorded for n->outbox_id, or new
      * ones taken from the channel's counters and recorded with the expected
      * acknowledgement, in one transaction (a retry sends the same numbers). */
@@ -122,5 +126,20 @@ struct oh_connector {
 const struct oh_connector *oh_connector_find(const char *type);
 /* NULL-terminated list, for `orderhub help`. */
 const struct oh_connector *const *oh_connector_all(void);
+
+/* "Seen before?" for one or two keys, in one store round trip where the
+ * core offers seen_pair. b may be NULL. */
+static inline int oh_channel_seen_pair(struct oh_channel *ch, const char *a, const char *b,
+                                       int *seen_a, int *seen_b, struct oh_err *err)
+{
+    int rc;
+
+    *seen_a = *seen_b = 0;
+    if (ch->ops->seen_pair)
+        return ch->ops->seen_pair(ch, a, b, seen_a, seen_b, err);
+    if (a && (rc = ch->ops->seen(ch, a, seen_a, err)) < 0)
+        return rc;
+    return b ? ch->ops->seen(ch, b, seen_b, err) : 0;
+}
 
 #endif

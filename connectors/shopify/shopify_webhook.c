@@ -6,9 +6,7 @@
  *      body)), compared in constant time, BEFORE the body is parsed or
  *      anything is stored; else 401. During a secret rotation the
  *      previous secret (webhook_secret_previous) is accepted too.
- *   2. X-Shopify-Webhook-Id seen before -> 200, nothing stored (Shopify
- *      retries with the same id; the key is "webhook:<id>").
- *   3. Topic:
+ *   2. Topic:
  *        orders/create|updated|paid|cancelled|fulfilled|
  *        partially_fulfilled|edited        spooled as format "json" (the
  *                                           order object, same shape as
@@ -17,6 +15,9 @@
  *                                           spooled as format "privacy",
  *                                           source "shopify <topic> ..."
  *        anything else (orders/delete, ...) 200, logged, not stored
+ *   3. X-Shopify-Webhook-Id seen before -> 200, nothing stored (Shopify
+ *      retries with the same id; the key is "webhook:<id>"); asked
+ *      together with the order version below, in one store round trip.
  *   4. 200 only after oh_spool_enqueue returned 0; 503 (Retry-After) if
  *      the spool failed, so Shopify retries.
  *
@@ -89,15 +90,8 @@ int shopify_webhook(struct oh_channel *ch, const struct oh_http_req *rq, struct 
     wid = rq->header(rq, "X-Shopify-Webhook-Id");
     if (wid && strlen(wid) > 200)
         wid = NULL;
-    if (wid) {
+    if (wid)
         snprintf(wkey, sizeof(wkey), "webhook:%s", wid);
-        if ((rc = ch->ops->seen(ch, wkey, &seen, err)) < 0)
-            goto unavailable;
-        if (seen) {
-            oh_http_resp_json(resp, 200, "duplicate delivery, already stored");
-            return 0;
-        }
-    }
     privacy = in_list(privacy_topics, topic);
     if (!privacy && !in_list(order_topics, topic)) {
         oh_info("shopify.webhook.ignored", "channel=%s topic=%s", ch->name,
@@ -130,9 +124,18 @@ int shopify_webhook(struct oh_channel *ch, const struct oh_http_req *rq, struct 
             snprintf(ids, sizeof(ids), "%lld", oid);
             shopify_order_key(okey, sizeof(okey), ids, up);
         }
-        if (okey[0] && (rc = ch->ops->seen(ch, okey, &seen, err)) < 0)
+    }
+    /* the delivery and the order version, in one look-up */
+    if (wid || okey[0]) {
+        int seen_w = 0, seen_o = 0;
+        if ((rc = oh_channel_seen_pair(ch, wid ? wkey : okey, wid && okey[0] ? okey : NULL,
+                                       wid ? &seen_w : &seen_o, wid ? &seen_o : &seen, err)) < 0)
             goto unavailable;
-        if (seen) {
+        if (seen_w) {
+            oh_http_resp_json(resp, 200, "duplicate delivery, already stored");
+            return 0;
+        }
+        if (seen_o) {
             if (wid && (rc = ch->ops->remember(ch, wkey, err)) < 0)
                 goto unavailable;
             oh_http_resp_json(resp, 200, "this version of the order is already stored");

@@ -6,12 +6,13 @@
  *      create the webhook unless the ping gets a 2xx).
  *   2. X-WC-Webhook-Signature must equal base64(HMAC-SHA256(secret, raw
  *      body)), compared in constant time before anything is parsed; else 401.
- *   3. X-WC-Webhook-Delivery-ID seen before -> 200, nothing stored.
- *   4. Topics order.created, order.updated, order.restored are spooled as
+ *   3. Topics order.created, order.updated, order.restored are spooled as
  *      format "json" (the body is the same order JSON as GET /orders/{id});
  *      anything else (order.deleted = {"id":N}, product.*, ...) is 200 and
- *      logged. An order whose (id, date_modified_gmt) was already spooled by
- *      a poll is not spooled again.
+ *      logged.
+ *   4. X-WC-Webhook-Delivery-ID seen before -> 200, nothing stored; an
+ *      order whose (id, date_modified_gmt) was already spooled by a poll is
+ *      not spooled again. Both keys are asked in one store round trip.
  *   5. 200 only after oh_spool_enqueue returned 0; 503 otherwise.
  * WooCommerce does not redeliver failed webhooks (it disables the hook after
  * repeated failures), which is why the channel also polls.
@@ -68,15 +69,8 @@ int woo_webhook(struct oh_channel *ch, const struct oh_http_req *rq, struct oh_s
     }
     if (did && strlen(did) > 200)
         did = NULL;
-    if (did) {
+    if (did)
         snprintf(dkey, sizeof(dkey), "webhook:%s", did);
-        if ((rc = ch->ops->seen(ch, dkey, &seen, err)) < 0)
-            goto unavailable;
-        if (seen) {
-            oh_http_resp_json(resp, 200, "duplicate delivery, already stored");
-            return 0;
-        }
-    }
     if (!topic || (strcmp(topic, "order.created") != 0 && strcmp(topic, "order.updated") != 0 &&
                    strcmp(topic, "order.restored") != 0)) {
         oh_info("woocommerce.webhook.ignored", "channel=%s topic=%s", ch->name,
@@ -105,13 +99,22 @@ int woo_webhook(struct oh_channel *ch, const struct oh_http_req *rq, struct oh_s
         if (v[1] && oh_json_peek_str(v[1], vl[1], mod, sizeof(mod)) == 0)
             woo_order_key(okey, sizeof(okey), oid, mod);
     }
-    if (okey[0] && (rc = ch->ops->seen(ch, okey, &seen, err)) < 0)
-        goto unavailable;
-    if (seen) {
-        if (did)
-            ch->ops->remember(ch, dkey, NULL);
-        oh_http_resp_json(resp, 200, "this version of the order is already stored");
-        return 0;
+    /* the delivery and the order version, in one look-up */
+    if (did || okey[0]) {
+        int seen_d = 0, seen_o = 0;
+        if ((rc = oh_channel_seen_pair(ch, did ? dkey : okey, did && okey[0] ? okey : NULL,
+                                       did ? &seen_d : &seen_o, did ? &seen_o : &seen, err)) < 0)
+            goto unavailable;
+        if (seen_d) {
+            oh_http_resp_json(resp, 200, "duplicate delivery, already stored");
+            return 0;
+        }
+        if (seen_o) {
+            if (did)
+                ch->ops->remember(ch, dkey, NULL);
+            oh_http_resp_json(resp, 200, "this version of the order is already stored");
+            return 0;
+        }
     }
     memset(&m, 0, sizeof(m));
     snprintf(m.channel, sizeof(m.channel), "%s", ch->name);

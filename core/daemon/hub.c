@@ -48,6 +48,13 @@ static int op_seen(struct oh_channel *ch, const char *key, int *seen, struct oh_
     return tls_store ? oh_store_seen(tls_store, ch->name, key, seen, err) : no_store(err);
 }
 
+static int op_seen_pair(struct oh_channel *ch, const char *a, const char *b, int *seen_a,
+                        int *seen_b, struct oh_err *err)
+{
+    return tls_store ? oh_store_seen_pair(tls_store, ch->name, a, b, seen_a, seen_b, err)
+                     : no_store(err);
+}
+
 static int op_remember(struct oh_channel *ch, const char *key, struct oh_err *err)
 {
     return tls_store ? oh_store_remember(tls_store, ch->name, key, err) : no_store(err);
@@ -95,6 +102,7 @@ static const struct oh_channel_ops store_ops = {
     .cursor_get = op_cursor_get,
     .cursor_set = op_cursor_set,
     .seen = op_seen,
+    .seen_pair = op_seen_pair,
     .remember = op_remember,
     .edi_numbers = op_edi_numbers,
     .edi_overdue = op_edi_overdue,

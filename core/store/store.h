@@ -165,6 +165,9 @@ int oh_store_cursor_set(struct oh_store *st, const char *channel, const char *na
 int oh_store_seen(struct oh_store *st, const char *channel, const char *key, int *seen,
                   struct oh_err *err);
 int oh_store_remember(struct oh_store *st, const char *channel, const char *key, struct oh_err *err);
+/* Both keys in one round trip; b may be NULL (then *seen_b = 0). */
+int oh_store_seen_pair(struct oh_store *st, const char *channel, const char *a, const char *b,
+                       int *seen_a, int *seen_b, struct oh_err *err);
 /* The same rows as oh_store_remember for each key, with one bulk statement
  * in one transaction (store_seen.c): all committed on 0, none on failure. */
 struct oh_seen_key {

@@ -44,6 +44,7 @@ enum oh_sq {
     SQ_CURSOR_GET,
     SQ_CURSOR_SET,
     SQ_SEEN,
+    SQ_SEEN_PAIR,
     SQ_REMEMBER,
     SQ_LEASE_TAKE,
     SQ_LEASE_OWNER,

@@ -99,6 +99,40 @@ done:
     return rc;
 }
 
+int oh_store_seen_pair(struct oh_store *st, const char *channel, const char *a, const char *b,
+                       int *seen_a, int *seen_b, struct oh_err *err)
+{
+    int rc;
+    struct oh_rows r = { 0 };
+    char ha[80], hb[80];
+    const char *ka, *kb;
+
+    *seen_a = *seen_b = 0;
+    if (!b)
+        return oh_store_seen(st, channel, a, seen_a, err);
+    if ((rc = oh_st_ready(st, err)) < 0)
+        goto done;
+    oh_p_reset(st);
+    oh_p_str(st, channel);
+    bind_seen_key(st, a, ha);
+    bind_seen_key(st, b, hb);
+    if ((rc = oh_st_run(st, SQ_SEEN_PAIR, "look up seen keys", &r, NULL, err)) < 0)
+        goto done;
+    /* the row holds the key as bound (hashed when long) */
+    ka = strlen(a) <= SEEN_KEY_MAX ? a : ha;
+    kb = strlen(b) <= SEEN_KEY_MAX ? b : hb;
+    for (size_t i = 0; i < r.nrows; i++) {
+        const char *k = oh_cell(&r, i, 0);
+        if (k && oh_store_same_key(k, ka))
+            *seen_a = 1;
+        if (k && oh_store_same_key(k, kb))
+            *seen_b = 1;
+    }
+done:
+    oh_rows_free(&r);
+    return rc;
+}
+
 int oh_store_remember(struct oh_store *st, const char *channel, const char *key,
                       struct oh_err *err)
 {

@@ -67,8 +67,7 @@ def add_outbox(env, event, target, order_id, payload):
     q = ("INSERT INTO outbox (event, target, origin, order_id, payload) VALUES "
          f"('{event}', '{target}', '{target}', {order_id}, "
          f"'{json.dumps(payload).replace(chr(92), chr(92) * 2).replace(chr(39), chr(39) * 2)}')")
-    env.sql(q)
-    return env.scalar("SELECT MAX(id) FROM outbox")
+    return env.sql(q + "; SELECT LAST_INSERT_ID()")[0][0]  # this row's, not the newest
 
 
 def control_row(env, outbox_id):

@@ -150,10 +150,12 @@ to = @origin
         # 4. tracking back to Shopify
         def shipment(ext, payload):
             oid_db = env.scalar(f"SELECT id FROM orders WHERE channel='shop' AND external_id='{ext}'")
-            env.sql("INSERT INTO outbox (event, target, origin, order_id, payload, next_attempt_at) "
-                    f"VALUES ('shipment.created', 'shop', 'shop', {oid_db}, "
-                    f"'{json.dumps(payload)}', UTC_TIMESTAMP(3) - INTERVAL 1 SECOND)")
-            return env.scalar("SELECT MAX(id) FROM outbox")
+            # this row's own id (the daemon adds rows of its own meanwhile)
+            return env.sql("INSERT INTO outbox (event, target, origin, order_id, payload, "
+                           "next_attempt_at) "
+                           f"VALUES ('shipment.created', 'shop', 'shop', {oid_db}, "
+                           f"'{json.dumps(payload)}', UTC_TIMESTAMP(3) - INTERVAL 1 SECOND); "
+                           "SELECT LAST_INSERT_ID()")[0][0]
 
         with open(os.path.join(env.dir, "wms", "confirm.csv.tmp"), "w") as f:
             f.write("shipment_id,order_id,order_channel,shipped_at,carrier,service,"

@@ -129,10 +129,12 @@ to = @origin
         # 4. tracking back to WooCommerce
         def shipment(ext, payload):
             oid_db = env.scalar(f"SELECT id FROM orders WHERE channel='woo' AND external_id='{ext}'")
-            env.sql("INSERT INTO outbox (event, target, origin, order_id, payload, next_attempt_at) "
-                    f"VALUES ('shipment.created', 'woo', 'woo', {oid_db or 'NULL'}, "
-                    f"'{json.dumps(payload)}', UTC_TIMESTAMP(3) - INTERVAL 1 SECOND)")
-            return env.scalar("SELECT MAX(id) FROM outbox")
+            # this row's own id (the daemon adds rows of its own meanwhile)
+            return env.sql("INSERT INTO outbox (event, target, origin, order_id, payload, "
+                           "next_attempt_at) "
+                           f"VALUES ('shipment.created', 'woo', 'woo', {oid_db or 'NULL'}, "
+                           f"'{json.dumps(payload)}', UTC_TIMESTAMP(3) - INTERVAL 1 SECOND); "
+                           "SELECT LAST_INSERT_ID()")[0][0]
 
         with open(os.path.join(env.dir, "wms", "s.json.tmp"), "w") as f:
             json.dump({"external_id": "WMS-1", "order_ref": {"external_id": "10001"},

@@ -256,6 +256,36 @@ static long long stat_of(json_t *s, const char *group, const char *key)
     return v ? (long long)json_integer_value(v) : -1;
 }
 
+/* Both keys in one round trip: each answer is its own key's, long keys
+ * (stored hashed) included, and only within the channel. */
+static void test_seen_pair(void **state)
+{
+    struct oh_err err = {0};
+    char longkey[400];
+    int a = -1, b = -1;
+    (void)state;
+
+    memset(longkey, 'p', sizeof(longkey) - 1);
+    longkey[sizeof(longkey) - 1] = '\0';
+    assert_int_equal(oh_store_remember(g.st, "pair", "webhook:1", &err), 0);
+    assert_int_equal(oh_store_remember(g.st, "pair", longkey, &err), 0);
+    assert_int_equal(oh_store_seen_pair(g.st, "pair", "webhook:1", "order:9", &a, &b, &err), 0);
+    assert_int_equal(a, 1);
+    assert_int_equal(b, 0);
+    assert_int_equal(oh_store_seen_pair(g.st, "pair", "webhook:2", longkey, &a, &b, &err), 0);
+    assert_int_equal(a, 0);
+    assert_int_equal(b, 1);
+    assert_int_equal(oh_store_seen_pair(g.st, "pair", longkey, "webhook:1", &a, &b, &err), 0);
+    assert_int_equal(a, 1);
+    assert_int_equal(b, 1);
+    assert_int_equal(oh_store_seen_pair(g.st, "pair", "webhook:1", NULL, &a, &b, &err), 0);
+    assert_int_equal(a, 1);
+    assert_int_equal(b, 0);
+    assert_int_equal(oh_store_seen_pair(g.st, "other", "webhook:1", longkey, &a, &b, &err), 0);
+    assert_int_equal(a, 0);
+    assert_int_equal(b, 0);
+}
+
 static void test_stats(void **state)
 {
     struct oh_err err = {0};
@@ -297,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_remember_many),
         cmocka_unit_test(test_remember_many_all_or_nothing),
         cmocka_unit_test(test_remember_many_large),
+        cmocka_unit_test(test_seen_pair),
         cmocka_unit_test(test_stats),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
