@@ -181,8 +181,10 @@ poll = 0
         check(hook(9300, "wh-x", channel="nosuch") == 404, "unknown channel")
         wait_until(lambda: env.scalar("SELECT COUNT(*) FROM orders") == "3", 60,
                    "three orders stored")
-        env.sql("INSERT INTO outbox (event, target, origin, payload) "
-                "VALUES ('order.created', 'sink', 'shop', '{}')")
+        # due in an hour: the dispatcher leaves it pending while we scrape
+        env.sql("INSERT INTO outbox (event, target, origin, payload, next_attempt_at) "
+                "VALUES ('order.created', 'sink', 'shop', '{}', "
+                "UTC_TIMESTAMP(3) + INTERVAL 1 HOUR)")
         env.sql("INSERT INTO edi_interchanges_out (partner, outbox_id, standard, message, icn, "
                 "gcn, scn, ack_expected, ack_due_at, ack_status) VALUES ('acme', 1, 'x12', "
                 "'855', 7, 7, 1, '997', CURRENT_TIMESTAMP(3) - INTERVAL 1 HOUR, 'pending'), "
