@@ -66,7 +66,9 @@ struct sp_batch {
  * remove them (spool_reap.c): a removal costs far more than a rename here,
  * and several overlap. */
 #define SP_REAP_MAX 16384
+#ifndef SP_REAP_THREADS
 #define SP_REAP_THREADS 4
+#endif
 
 struct sp_reap {
     pthread_mutex_t mu;
