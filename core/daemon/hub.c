@@ -323,6 +323,50 @@ static int load_channel(struct oh_hub *h, const struct oh_conf_section *s, struc
     return 0;
 }
 
+/* A file channel that polls the directory it is also sent to would take
+ * back in what it writes there: 1 (and e set) when its pattern matches the
+ * name the route's first event would get. Names with a '/' land elsewhere. */
+static int reads_own_output(const struct oh_hub_channel *hc, const char *event, struct oh_err *e)
+{
+    const struct oh_conf_section *cs = hc->ch.cfg;
+    const char *type = hc->ch.conn->type, *pattern, *tpl;
+    char name[512];
+    size_t n = 0;
+
+    if (!hc->inbound || (strcmp(type, "dir") != 0 && strcmp(type, "sftp") != 0))
+        return 0;
+    pattern = oh_conf_get_or(cs, "pattern", "*");
+    tpl = oh_conf_get_or(cs, "filename", "{event}-{id}.{ext}");
+    for (const char *p = tpl; *p && n < sizeof(name) - 64; p++) {
+        const char *v = NULL;
+        size_t skip = 0;
+        if (strncmp(p, "{event}", 7) == 0)
+            v = event, skip = 7;
+        else if (strncmp(p, "{id}", 4) == 0)
+            v = "1", skip = 4;
+        else if (strncmp(p, "{origin}", 8) == 0)
+            v = hc->ch.name, skip = 8;
+        else if (strncmp(p, "{ext}", 5) == 0)
+            v = "json", skip = 5;
+        if (!v) {
+            name[n++] = *p;
+            continue;
+        }
+        for (; *v && n < sizeof(name) - 64; v++)
+            name[n++] = *v == '*' ? 'x' : *v;
+        p += skip - 1;
+    }
+    name[n] = '\0';
+    if (strchr(name, '/') || !oh_glob_match(pattern, name))
+        return 0;
+    oh_err_set(e, OH_EINVAL,
+               "channel '%s' also reads the directory it is sent to, and its pattern '%s' matches "
+               "the files sent there (like %s): it would take them in as new documents; set "
+               "inbound = no, or a pattern or filename that do not overlap",
+               hc->ch.name, pattern, name);
+    return 1;
+}
+
 static int load_route(struct oh_hub *h, const struct oh_conf_section *s, struct loader *ld)
 {
     struct oh_route *r = &h->routes[h->nroutes++];
@@ -354,6 +398,10 @@ static int load_route(struct oh_hub *h, const struct oh_conf_section *s, struct 
     if (strcmp(to, "@origin") != 0 && !oh_hub_channel(h, to)->ch.conn->deliver) {
         oh_err_set(&e, OH_EINVAL, "%s:%d: [route %s] to: channel '%s' (%s) cannot send", s->path,
                    oh_conf_line(s, "to"), s->name, to, oh_hub_channel(h, to)->ch.conn->type);
+        return problem(ld, OH_EINVAL, &e);
+    }
+    if (strcmp(to, "@origin") != 0 && reads_own_output(oh_hub_channel(h, to), r->on[0], &e)) {
+        oh_err_prefix(&e, "%s:%d: [route %s] to", s->path, oh_conf_line(s, "to"), s->name);
         return problem(ld, OH_EINVAL, &e);
     }
     return 0;

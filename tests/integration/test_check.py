@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """`orderhub check` reports every problem of a config as FILE:LINE: message
-and exits non-zero; a good config passes. Secrets never reach the output."""
+and exits non-zero; a good config passes. Secrets never reach the output. A
+route to a file channel that would read its own output back is refused."""
 import os
 import subprocess
 import sys
@@ -21,7 +22,10 @@ def main():
             "\n[channel x]\ntype = dri\n"
             "[route y]\non = order.created\nto = nope\n"
             "[channel z]\ntype = dir\npaht = /tmp\n"
-            "[channel w]\ntype = dir\npath = /tmp\nafter = shred\npoll = soon\n")
+            "[channel w]\ntype = dir\npath = /tmp\nafter = shred\npoll = soon\n"
+            # sent to a directory it also reads with a pattern that takes the files back
+            "[channel loop]\ntype = dir\npath = /tmp\npoll = 5s\n"
+            "[route back]\non = order.created\nto = loop\n")
         with open(env.config, "w") as f:
             f.write(bad)
         lines = bad.splitlines()
@@ -43,6 +47,9 @@ def main():
             "[channel z] needs path = DIR",
             "after: 'shred' is not one of move|delete|keep",
             "poll: 'soon' is not a duration",
+            f"{cfg}:{line_of('to = loop')}: [route back] to: channel 'loop' also reads the "
+            "directory it is sent to, and its pattern '*' matches the files sent there "
+            "(like order.created-1.json)",
         ]:
             check(expect in out, f"expected {expect!r} in:\n{out}")
         check(open(env.pwfile).read().strip() not in out, "no secret in the output")
