@@ -21,69 +21,8 @@
 
 #include "store/store.h"
 
-static struct {
-    char socket[512], host[256], user[128], password[256], db[96];
-    unsigned port;
-    struct oh_store *st;
-} g;
-
-static int read_env(void)
-{
-    const char *sock = getenv("OH_DB_SOCKET"), *host = getenv("OH_DB_HOST");
-    const char *port = getenv("OH_DB_PORT"), *user = getenv("OH_DB_USER");
-    const char *pwf = getenv("OH_DB_PASSWORD_FILE");
-    FILE *f;
-    size_t n;
-
-    if (((!sock || !*sock) && (!host || !*host)) || !user || !pwf) {
-        fprintf(stderr, "test_store_seen: set OH_DB_SOCKET (or OH_DB_HOST/OH_DB_PORT), "
-                        "OH_DB_USER and OH_DB_PASSWORD_FILE (scripts/mariadb env)\n");
-        return -1;
-    }
-    snprintf(g.socket, sizeof(g.socket), "%s", sock ? sock : "");
-    snprintf(g.host, sizeof(g.host), "%s", (sock && *sock) ? "" : host);
-    g.port = port ? (unsigned)atoi(port) : 0;
-    snprintf(g.user, sizeof(g.user), "%s", user);
-    if (!(f = fopen(pwf, "r")))
-        return -1;
-    n = fread(g.password, 1, sizeof(g.password) - 1, f);
-    fclose(f);
-    while (n > 0 && (g.password[n - 1] == '\n' || g.password[n - 1] == '\r'))
-        n--;
-    g.password[n] = '\0';
-    return 0;
-}
-
-static MYSQL *raw_connect(const char *db)
-{
-    MYSQL *m = mysql_init(NULL);
-
-    if (m && !mysql_real_connect(m, g.host[0] ? g.host : NULL, g.user, g.password, db, g.port,
-                                 g.host[0] ? NULL : g.socket, 0)) {
-        fprintf(stderr, "test_store_seen: connect: %s\n", mysql_error(m));
-        mysql_close(m);
-        return NULL;
-    }
-    return m;
-}
-
-static long long raw_int(const char *sql)
-{
-    MYSQL *m = raw_connect(g.db);
-    MYSQL_RES *r;
-    MYSQL_ROW row;
-    long long v = -1;
-
-    assert_non_null(m);
-    if (mysql_query(m, sql) != 0)
-        fail_msg("%s: %s", sql, mysql_error(m));
-    assert_non_null(r = mysql_store_result(m));
-    if ((row = mysql_fetch_row(r)) && row[0])
-        v = atoll(row[0]);
-    mysql_free_result(r);
-    mysql_close(m);
-    return v;
-}
+#define TESTDB_NAME "store_seen"
+#include "store_testdb.h"
 
 static void raw_exec(const char *sql)
 {
@@ -93,51 +32,6 @@ static void raw_exec(const char *sql)
     if (mysql_query(m, sql) != 0)
         fail_msg("%s: %s", sql, mysql_error(m));
     mysql_close(m);
-}
-
-static int group_setup(void **state)
-{
-    struct oh_err err = {0};
-    MYSQL *m;
-    char sql[160];
-    int applied = 0;
-
-    (void)state;
-    if (read_env() < 0 || !(m = raw_connect(NULL)))
-        return -1;
-    srand((unsigned)time(NULL) ^ (unsigned)getpid());
-    snprintf(g.db, sizeof(g.db), "orderhub_test_seen_%d_%d", (int)getpid(), rand() % 100000);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE `%s` CHARACTER SET utf8mb4", g.db);
-    if (mysql_query(m, sql) != 0) {
-        fprintf(stderr, "test_store_seen: %s: %s\n", sql, mysql_error(m));
-        mysql_close(m);
-        return -1;
-    }
-    mysql_close(m);
-    struct oh_store_conf c = {
-        .host = g.host, .port = g.port, .socket = g.socket,
-        .user = g.user, .password = g.password, .database = g.db,
-    };
-    if (oh_store_open(&c, &g.st, &err) != 0 || oh_store_migrate(g.st, &applied, &err) != 0) {
-        fprintf(stderr, "test_store_seen: %s\n", err.msg);
-        return -1;
-    }
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    MYSQL *m;
-    char sql[160];
-
-    (void)state;
-    oh_store_free(g.st);
-    if (!g.db[0] || !(m = raw_connect(NULL)))
-        return 0;
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS `%s`", g.db);
-    mysql_query(m, sql);
-    mysql_close(m);
-    return 0;
 }
 
 static int seen(const char *channel, const char *key)
@@ -180,7 +74,7 @@ static void test_remember_many(void **state)
     assert_int_equal(seen("shop-c", "webhook:1"), 0);
     assert_int_equal(raw_int("SELECT COUNT(*) FROM seen_keys"), 5);
     /* stored exactly as oh_store_remember stores a long key */
-    assert_int_equal(raw_int("SELECT COUNT(*) FROM seen_keys WHERE seen_key LIKE 'sha256:%'"), 1);
+    assert_int_equal(raw_int("%s", "SELECT COUNT(*) FROM seen_keys WHERE seen_key LIKE 'sha256:%'"), 1);
     assert_int_equal(oh_store_remember(g.st, "shop-a", longkey, &err), 0);
     assert_int_equal(raw_int("SELECT COUNT(*) FROM seen_keys"), 5);
 
