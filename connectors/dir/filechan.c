@@ -59,7 +59,7 @@ int oh_filechan_configure(struct oh_filechan *fc, struct oh_channel *ch, struct 
     fc->pattern = xstrdup(oh_conf_get_or(s, "pattern", "*"));
     marker = oh_conf_get(s, "marker");
     fc->marker = marker && *marker ? xstrdup(marker) : NULL;
-    fc->out_name = xstrdup(oh_conf_get_or(s, "filename", "{event}-{id}.{ext}"));
+    fc->out_name = xstrdup(oh_conf_get_or(s, "filename", FILECHAN_DEFAULT_NAME));
     return 0;
 }
 
@@ -275,8 +275,7 @@ int oh_filechan_poll(struct oh_filechan *fc, struct oh_channel *ch, struct oh_sp
     return first_rc;
 }
 
-/* Expands {event} {id} {origin} {ext} in the outbound name template. */
-static void expand_name(const char *tmpl, const struct oh_outbox_msg *m, char *out, size_t n)
+void oh_filechan_name(const char *tmpl, const struct oh_outbox_msg *m, char *out, size_t n)
 {
     size_t o = 0;
     const char *ext = strstr(m->content_type, "xml") ? "xml"
@@ -316,7 +315,7 @@ int oh_filechan_deliver(struct oh_filechan *fc, struct oh_channel *ch,
     size_t len = m->body ? m->body_len : m->payload_len;
     int rc;
 
-    expand_name(fc->out_name, m, name, sizeof(name));
+    oh_filechan_name(fc->out_name, m, name, sizeof(name));
     rc = fc->tp->put(fc->t, name, body, len, fc->overwrite, err);
     if (rc == OH_EEXIST)
         oh_err_prefix(err, "%s: not overwritten (set overwrite = yes to allow)", ch->name);

@@ -84,6 +84,11 @@ void oh_filechan_clear(struct oh_filechan *fc);
 int oh_filechan_poll(struct oh_filechan *fc, struct oh_channel *ch, struct oh_spool *sp,
                      struct oh_err *err);
 /* One outbound message as a file named from out_name. */
+/* The name a message gets from the outbound template (`filename`, default
+ * FILECHAN_DEFAULT_NAME): {event} {id} {origin} {ext} expanded, '/' in it
+ * turned into '_' so every file lands in the channel's own directory. */
+#define FILECHAN_DEFAULT_NAME "{event}-{id}.{ext}"
+void oh_filechan_name(const char *tmpl, const struct oh_outbox_msg *m, char *out, size_t n);
 int oh_filechan_deliver(struct oh_filechan *fc, struct oh_channel *ch,
                         const struct oh_outbox_msg *m, struct oh_err *err);
 void oh_file_infos_free(struct oh_file_info *f, size_t n);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "connectors/dir/filechan.h"
 #include "log.h"
 #include "map/map.h"
 #include "util.h"
@@ -325,39 +326,28 @@ static int load_channel(struct oh_hub *h, const struct oh_conf_section *s, struc
 
 /* A file channel that polls the directory it is also sent to would take
  * back in what it writes there: 1 (and e set) when its pattern matches the
- * name the route's first event would get. Names with a '/' land elsewhere. */
+ * name the route's first event would get (`*` in it read as `x`). */
 static int reads_own_output(const struct oh_hub_channel *hc, const char *event, struct oh_err *e)
 {
     const struct oh_conf_section *cs = hc->ch.cfg;
-    const char *type = hc->ch.conn->type, *pattern, *tpl;
-    char name[512];
-    size_t n = 0;
+    const char *type = hc->ch.conn->type, *pattern;
+    struct oh_outbox_msg m;
+    char name[256];
 
     if (!hc->inbound || (strcmp(type, "dir") != 0 && strcmp(type, "sftp") != 0))
         return 0;
+    memset(&m, 0, sizeof(m));
+    m.id = 1;
+    snprintf(m.event, sizeof(m.event), "%s", event);
+    for (char *p = m.event; *p; p++)
+        if (*p == '*')
+            *p = 'x';
+    snprintf(m.origin, sizeof(m.origin), "%s", hc->ch.name);
+    snprintf(m.content_type, sizeof(m.content_type), "application/json");
+    oh_filechan_name(oh_conf_get_or(cs, "filename", FILECHAN_DEFAULT_NAME), &m, name,
+                     sizeof(name));
     pattern = oh_conf_get_or(cs, "pattern", "*");
-    tpl = oh_conf_get_or(cs, "filename", "{event}-{id}.{ext}");
-    for (const char *p = tpl; *p && n < sizeof(name) - 64; p++) {
-        const char *v = NULL;
-        size_t skip = 0;
-        if (strncmp(p, "{event}", 7) == 0)
-            v = event, skip = 7;
-        else if (strncmp(p, "{id}", 4) == 0)
-            v = "1", skip = 4;
-        else if (strncmp(p, "{origin}", 8) == 0)
-            v = hc->ch.name, skip = 8;
-        else if (strncmp(p, "{ext}", 5) == 0)
-            v = "json", skip = 5;
-        if (!v) {
-            name[n++] = *p;
-            continue;
-        }
-        for (; *v && n < sizeof(name) - 64; v++)
-            name[n++] = *v == '*' ? 'x' : *v;
-        p += skip - 1;
-    }
-    name[n] = '\0';
-    if (strchr(name, '/') || !oh_glob_match(pattern, name))
+    if (!oh_glob_match(pattern, name))
         return 0;
     oh_err_set(e, OH_EINVAL,
                "channel '%s' also reads the directory it is sent to, and its pattern '%s' matches "
