@@ -613,8 +613,10 @@ static int store_batch(struct oh_hub *h, struct oh_store *st, struct item *items
                 *err = e;
                 return rc;
             }
-            if (rc < 0)
+            if (rc < 0) {
+                *err = e;
                 return 1;
+            }
         }
         plain = i + 1;
         if (i == n)
@@ -631,8 +633,10 @@ static int store_batch(struct oh_hub *h, struct oh_store *st, struct item *items
             *err = e;
             return rc;
         }
-        if (rc < 0 && !careful)
+        if (rc < 0 && !careful) {
+            *err = e;
             return 1;
+        }
         if (rc < 0) {
             /* P2: this document alone */
             if ((rc = oh_store_rollback_savepoint(st, err)) < 0)
@@ -692,7 +696,12 @@ int oh_process_batch(struct oh_hub *h, struct oh_store *st, struct oh_proc_stats
         struct oh_proc_stats run = { 0 };
         rc = store_batch(h, st, items, n, careful, &run, err);
         if (rc == 1 && !careful) {
+            /* one of them is bad (it goes to dead/ below) or the fast path
+             * met something it leaves to the careful one */
             oh_store_rollback(st);
+            oh_info("store.batch_careful", "documents=%zu error=%s", n,
+                    oh_logq(q, sizeof(q), err->msg));
+            oh_err_clear(err);
             continue;
         }
         if (rc < 0 && err->retryable && ++tries < BATCH_TRIES) {

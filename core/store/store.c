@@ -120,7 +120,10 @@ static const char *const sq_text[SQ__N] = {
         "INSERT INTO cursors (channel, name, value, updated_at) VALUES (?, ?, ?, NOW(3)) "
         "ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = NOW(3)",
     [SQ_SEEN] = "SELECT 1 FROM seen_keys WHERE channel = ? AND seen_key = ?",
-    [SQ_SEEN_PAIR] = "SELECT seen_key FROM seen_keys WHERE channel = ? AND seen_key IN (?, ?)",
+    /* two unique-key lookups: "channel = ? AND seen_key IN (?, ?)" may be
+     * planned as a scan of the channel's keys (see in_sql, store_batch.c) */
+    [SQ_SEEN_PAIR] = "SELECT seen_key FROM seen_keys WHERE channel = ? AND seen_key = ? "
+                     "UNION ALL SELECT seen_key FROM seen_keys WHERE channel = ? AND seen_key = ?",
     [SQ_REMEMBER] =
         "INSERT INTO seen_keys (channel, seen_key) VALUES (?, ?) "
         "ON DUPLICATE KEY UPDATE seen_key = seen_key",

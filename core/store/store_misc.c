@@ -115,6 +115,7 @@ int oh_store_seen_pair(struct oh_store *st, const char *channel, const char *a, 
     oh_p_reset(st);
     oh_p_str(st, channel);
     bind_seen_key(st, a, ha);
+    oh_p_str(st, channel);
     bind_seen_key(st, b, hb);
     if ((rc = oh_st_run(st, SQ_SEEN_PAIR, "look up seen keys", &r, NULL, err)) < 0)
         goto done;
