@@ -228,6 +228,7 @@ static int body_fetch(struct oh_sftp *t, struct call *c, struct oh_err *err)
     LIBSSH2_SFTP_ATTRIBUTES a;
     char *p = oh_sftp_join(t->dir, c->fname), *buf = NULL;
     int64_t want = -1, got = 0;
+    size_t bufsz = CHUNK;
     int rc = 0;
 
     if (!p || !(buf = malloc(CHUNK))) {
@@ -243,8 +244,14 @@ static int body_fetch(struct oh_sftp *t, struct call *c, struct oh_err *err)
             want = t->seen[i].size;
     if (want < 0 && libssh2_sftp_fstat(h, &a) == 0 && (a.flags & LIBSSH2_SFTP_ATTR_SIZE))
         want = (int64_t)a.filesize;
+    /* libssh2 sends one read request per 30,000 bytes of the buffer it is
+     * given, all at once: a 256 KiB buffer for a 2 KiB file is nine
+     * requests (and nine replies) where one does. Ask for one byte more
+     * than the listed size, so a file that grew is still noticed. */
+    if (want >= 0 && want < CHUNK)
+        bufsz = (size_t)want + 1;
     for (;;) {
-        ssize_t r = libssh2_sftp_read(h, buf, CHUNK);
+        ssize_t r = libssh2_sftp_read(h, buf, bufsz);
         if (r == 0)
             break;
         if (r < 0) {
