@@ -236,7 +236,7 @@ static void in_sql(char *buf, size_t n, const char *cols_from, const char *on, c
 
 static int bq(struct oh_store *st, enum oh_bq id, MYSQL_STMT **out, struct oh_err *err)
 {
-    char sql[640 + OH_BATCH_IN * 64];
+    char sql[640 + OH_BATCH_IN * 80];
     const char *text = NULL;
     int rc;
 

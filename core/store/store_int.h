@@ -59,7 +59,12 @@ enum oh_sq {
 #define OH_LINES_PER_INSERT 16
 #define OH_LINE_COLS 12
 #define OH_ADDR_COLS 12
-#define OH_MAX_PARAMS (OH_LINES_PER_INSERT * OH_LINE_COLS + 8)
+/* Keys per batch lookup (store_batch.c in_sql); shorter lists repeat their
+ * last key. As many as a default [hub] batch, so a batch costs one lookup
+ * per table. */
+#define OH_BATCH_IN 256
+#define OH_MAX_PARAMS_LINES (OH_LINES_PER_INSERT * OH_LINE_COLS + 8)
+#define OH_MAX_PARAMS (OH_MAX_PARAMS_LINES > OH_BATCH_IN + 8 ? OH_MAX_PARAMS_LINES : OH_BATCH_IN + 8)
 #define OH_TMP_LEN 48
 
 /* Bound parameters of the statement about to run. Strings are borrowed:
@@ -91,8 +96,6 @@ enum oh_bq {
     OH_BQ_OUTBOX_ADD,   /* bulk-bound */
     OH_BQ__N
 };
-/* Placeholders of the IN (...) lists; shorter lists repeat their last key. */
-#define OH_BATCH_IN 64
 
 struct oh_store {
     MYSQL *db;
