@@ -52,12 +52,19 @@ static const char *const dir_names[SP_NDIRS] = {
 };
 
 #define WRITER_BUF (64 * 1024)
+/* A streaming writer starts the writeback of what it wrote every this many
+ * bytes (sync_file_range, not waiting), so that the fdatasync at commit
+ * finds most of a large payload already on its way to the disk instead of
+ * all of it dirty in the page cache. */
+#define WRITER_KICK (8 * 1024 * 1024)
 
 struct oh_spool_writer {
     struct oh_spool *sp;
     int fd;
     char tmp[PATH_MAX];
     uint64_t len;  /* payload bytes accepted so far */
+    uint64_t off;      /* bytes of the file written (header included) */
+    uint64_t kicked;   /* writeback started up to here */
     char *buf;     /* buffered payload not yet written */
     size_t blen;
     int failed;    /* a write failed: commit will refuse */
@@ -522,12 +529,33 @@ done:
 
 /* ---- streaming writer --------------------------------------------------- */
 
-static int writer_flush(struct oh_spool_writer *w, struct oh_err *err)
+/* Starts writeback of the written bytes past w->kicked once WRITER_KICK of
+ * them piled up (or all of them when `all`). Only a hint: errors show at the
+ * fdatasync. */
+static void writer_kick(struct oh_spool_writer *w, int all)
 {
-    if (w->blen && oh_write_all(w->fd, w->buf, w->blen) < 0) {
+    if (w->off > w->kicked && (all || w->off - w->kicked >= WRITER_KICK)) {
+        (void)sync_file_range(w->fd, (off_t)w->kicked, (off_t)(w->off - w->kicked),
+                              SYNC_FILE_RANGE_WRITE);
+        w->kicked = w->off;
+    }
+}
+
+static int writer_put(struct oh_spool_writer *w, const void *data, size_t len, struct oh_err *err)
+{
+    if (len && oh_write_all(w->fd, data, len) < 0) {
         w->failed = 1;
         return oh_err_retry(err, OH_ERROR, "%s: write failed: %s", w->tmp, strerror(errno));
     }
+    w->off += len;
+    writer_kick(w, 0);
+    return 0;
+}
+
+static int writer_flush(struct oh_spool_writer *w, struct oh_err *err)
+{
+    if (w->blen && writer_put(w, w->buf, w->blen, err) < 0)
+        return OH_ERROR;
     w->blen = 0;
     return 0;
 }
@@ -553,10 +581,9 @@ int oh_spool_writer_open(struct oh_spool *sp, const struct oh_spool_meta *m,
         w->tmp[0] = '\0';
         goto done;
     }
-    if (oh_write_all(w->fd, hdr, (size_t)hlen) < 0) {
-        rc = oh_err_retry(err, OH_ERROR, "%s: write failed: %s", w->tmp, strerror(errno));
-        goto done;
-    }
+    /* The header is buffered with the payload: a small entry is one write. */
+    memcpy(w->buf, hdr, (size_t)hlen);
+    w->blen = (size_t)hlen;
     *out = w;
     w = NULL;
     rc = 0;
@@ -582,13 +609,8 @@ int oh_spool_writer_write(struct oh_spool_writer *w, const void *data, size_t le
     w->len += len;
     if (w->blen + len > WRITER_BUF && writer_flush(w, err) < 0)
         return OH_ERROR;
-    if (len >= WRITER_BUF) {
-        if (oh_write_all(w->fd, data, len) < 0) {
-            w->failed = 1;
-            return oh_err_retry(err, OH_ERROR, "%s: write failed: %s", w->tmp, strerror(errno));
-        }
-        return 0;
-    }
+    if (len >= WRITER_BUF)
+        return writer_put(w, data, len, err);
     memcpy(w->buf + w->blen, data, len);
     w->blen += len;
     return 0;
@@ -617,6 +639,88 @@ int oh_spool_writer_commit(struct oh_spool_writer *w, char id[OH_SPOOL_ID_MAX], 
         snprintf(id, OH_SPOOL_ID_MAX, "%s", newid);
 done:
     oh_spool_writer_abort(w);
+    return rc;
+}
+
+int oh_spool_writers_commit(struct oh_spool_writer **ws, size_t n, char (*ids)[OH_SPOOL_ID_MAX],
+                            int *rcs, struct oh_err *err)
+{
+    char dst[PATH_MAX];
+    struct oh_err e2;
+    size_t done_n = 0;
+    int rc = 0;
+
+    /* 1. every writer's bytes into its file, and their writeback started
+     *    together: the fdatasyncs below then mostly wait, and ext4 makes
+     *    the whole group's metadata durable with the first one's journal
+     *    commit. */
+    for (size_t i = 0; i < n; i++) {
+        struct oh_spool_writer *w = ws[i];
+        ids[i][0] = '\0';
+        oh_err_clear(&e2);
+        rcs[i] = 0;
+        if (w->failed)
+            rcs[i] = oh_err_set(&e2, OH_ERROR, "%s: not committed: an earlier write failed",
+                                w->tmp);
+        else if ((rcs[i] = writer_flush(w, &e2)) == 0)
+            writer_kick(w, 1);
+        if (rcs[i] < 0 && rc == 0 && (rc = rcs[i]) < 0 && err)
+            *err = e2;
+    }
+    /* 2. data durable (S1: before the rename) */
+    for (size_t i = 0; i < n; i++) {
+        struct oh_spool_writer *w = ws[i];
+        if (rcs[i] < 0)
+            continue;
+        oh_err_clear(&e2);
+        rcs[i] = sp_sync_close(w->fd, w->tmp, &e2);
+        w->fd = -1;
+        if (rcs[i] < 0 && rc == 0 && (rc = rcs[i]) < 0 && err)
+            *err = e2;
+    }
+    /* 3. each into incoming/ under an id taken now (S6: durability order) */
+    for (size_t i = 0; i < n; i++) {
+        struct oh_spool_writer *w = ws[i];
+        if (rcs[i] < 0)
+            continue;
+        oh_err_clear(&e2);
+        sp_new_id(ids[i]);
+        if ((rcs[i] = sp_path(w->sp, SP_INCOMING, ids[i], dst, &e2)) == 0) {
+            if (OH_FAULT("spool.rename"))
+                rcs[i] = oh_err_retry(&e2, OH_ERROR, "%s: rename to %s failed: injected fault",
+                                      w->tmp, dst);
+            else if (rename(w->tmp, dst) < 0)
+                rcs[i] = oh_err_retry(&e2, OH_ERROR, "%s: rename to %s failed: %s", w->tmp, dst,
+                                      strerror(errno));
+        }
+        if (rcs[i] < 0) {
+            ids[i][0] = '\0';
+            if (rc == 0 && (rc = rcs[i]) < 0 && err)
+                *err = e2;
+            continue; /* abort below removes tmp */
+        }
+        w->tmp[0] = '\0'; /* renamed: no longer ours to remove */
+        done_n++;
+    }
+    /* 4. one fsync round of incoming/ for the whole group */
+    oh_err_clear(&e2);
+    if (done_n && n && sp_dirsync(ws[0]->sp, SP_INCOMING, &e2) < 0) {
+        /* Not durable: take them back unless a worker already has one. */
+        for (size_t i = 0; i < n; i++) {
+            if (rcs[i] < 0)
+                continue;
+            if (sp_path(ws[i]->sp, SP_INCOMING, ids[i], dst, NULL) == 0)
+                unlink(dst);
+            rcs[i] = OH_ERROR;
+            ids[i][0] = '\0';
+        }
+        oh_err_prefix(&e2, "spool: a group of %zu entries not stored", done_n);
+        if (rc == 0 && err)
+            *err = e2;
+        rc = OH_ERROR;
+    }
+    for (size_t i = 0; i < n; i++)
+        oh_spool_writer_abort(ws[i]);
     return rc;
 }
 

@@ -109,6 +109,17 @@ int oh_spool_writer_write(struct oh_spool_writer *w, const void *data, size_t le
 /* Commits and frees w (also on failure). */
 int oh_spool_writer_commit(struct oh_spool_writer *w, char id[OH_SPOOL_ID_MAX], struct oh_err *err);
 void oh_spool_writer_abort(struct oh_spool_writer *w); /* NULL is a no-op */
+/* Commits n writers as one group and frees them all (also on failure):
+ * every file's data is written and fdatasync'd (their writeback started
+ * together, so the filesystem can make them durable in one journal commit),
+ * each is renamed into incoming/, then ONE fsync round of incoming/ covers
+ * them all. rcs[i] is 0 and ids[i] the new id for each committed entry (S1
+ * holds for it exactly as for oh_spool_writer_commit), else the entry's
+ * error code (nothing of it is left in incoming/). Returns 0 when all were
+ * committed, else the first failure's code with its message in err. A
+ * thread may commit a group while others write, enqueue or claim. */
+int oh_spool_writers_commit(struct oh_spool_writer **w, size_t n, char (*ids)[OH_SPOOL_ID_MAX],
+                            int *rcs, struct oh_err *err);
 
 /* S3: moves the oldest due entry (incoming/ first, then deferred/ whose time
  * has come) into active/ and returns its id. OH_ENOTFOUND when none is due. */

@@ -4,15 +4,19 @@
  *   1. listed, matched, stable (or marker present)   — never a half-written file
  *   2. identity "file:NAME:SIZE:MTIME" not seen        — never twice
  *   3. streamed into a spool writer, size checked      — bounded memory
- *   4. spool commit returned 0                         — durable (spool S1)
+ *   4. spool commit returned 0 for its entry           — durable (spool S1)
  *   5. identity remembered                             — a crash before this
  *      re-spools the file; the idempotent store absorbs the copy
  *   6. after = move|delete|keep                        — only now is the source touched
- * A failure in 3–4 leaves the source file exactly where it was.
+ * A failure in 3–4 leaves the source file exactly where it was. Steps 4–6
+ * are taken for a group of files at a time (see "grouped pickup" below);
+ * the order holds for every file of the group. A crash between 5 and 6 is
+ * finished by the next pass: the file is seen, so only step 6 is done.
  */
 #include "filechan.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,14 +149,154 @@ static int apply_after(struct oh_filechan *fc, struct oh_channel *ch, const char
     return rc;
 }
 
-static int take_file(struct oh_filechan *fc, struct oh_channel *ch, struct oh_spool *sp,
-                     const struct oh_file_info *f, const char *key, struct oh_err *err)
+/* ---- grouped pickup ------------------------------------------------------
+ *
+ * Files are fetched into spool writers and committed in groups of up to
+ * GROUP_FILES files or GROUP_BYTES bytes: one group commit makes them all
+ * durable (their fdatasyncs share a journal commit, one fsync of incoming/),
+ * then their identities are remembered, then `after` is applied to each.
+ * The commit of a group runs on a thread of its own while the next group is
+ * fetched over the (one) connection; the group's remembers and remote moves
+ * wait for its commit, and the commits run one after the other, in order.
+ *
+ *   fetch G1 | fetch G2          | fetch G3          | ...
+ *            | commit G1 (thread)| commit G2 (thread)|
+ *            |                   | remember+after G1 | remember+after G2
+ *
+ * Per file the steps and their order are those in the header comment (a
+ * file is acknowledged only after its own entry is durable and its identity
+ * remembered); a file that fails is left where it was, alone, while the
+ * rest of its group flows.
+ */
+#define GROUP_FILES 64
+#define GROUP_BYTES (8 * 1024 * 1024)
+
+struct item {
+    const struct oh_file_info *f; /* borrowed from the listing */
+    char key[1200];
+    struct oh_spool_writer *w;    /* until the group commit */
+    char id[OH_SPOOL_ID_MAX];
+    char sha[65];
+};
+
+struct group {
+    struct item it[GROUP_FILES];
+    struct oh_spool_writer *ws[GROUP_FILES];
+    char ids[GROUP_FILES][OH_SPOOL_ID_MAX];
+    int rcs[GROUP_FILES];
+    size_t n;
+    int64_t bytes;
+    pthread_t th;
+    int running;   /* th is committing this group */
+    int rc;        /* oh_spool_writers_commit's */
+    struct oh_err err;
+};
+
+static void *group_commit_main(void *arg)
+{
+    struct group *g = arg;
+    for (size_t i = 0; i < g->n; i++)
+        g->ws[i] = g->it[i].w;
+    oh_err_clear(&g->err);
+    g->rc = oh_spool_writers_commit(g->ws, g->n, g->ids, g->rcs, &g->err);
+    for (size_t i = 0; i < g->n; i++)
+        g->it[i].w = NULL; /* committed or freed by oh_spool_writers_commit */
+    return NULL;
+}
+
+/* Starts the commit of g on its own thread (or here, when no thread can be
+ * had: the outcome is the same, only not overlapped). */
+static void group_start(struct group *g)
+{
+    if (g->n == 0)
+        return;
+    if (pthread_create(&g->th, NULL, group_commit_main, g) == 0)
+        g->running = 1;
+    else
+        group_commit_main(g);
+}
+
+static void group_wait(struct group *g)
+{
+    if (g->running) {
+        pthread_join(g->th, NULL);
+        g->running = 0;
+    }
+}
+
+struct poll_state {
+    struct oh_filechan *fc;
+    struct oh_channel *ch;
+    struct oh_spool *sp;
+    int first_rc;
+    struct oh_err *err;
+    int stop; /* the connection is gone: stop this pass */
+};
+
+/* Records a file's failure (logged; the first one is the pass's result). */
+static void file_failed(struct poll_state *ps, const char *name, int rc, const struct oh_err *ferr)
+{
+    char q[512], qe[1100];
+
+    oh_warn("file.failed", "channel=%s file=%s error=%s", ps->ch->name,
+            oh_logq(q, sizeof(q), name), oh_logq(qe, sizeof(qe), ferr->msg));
+    if (!ps->first_rc) {
+        ps->first_rc = rc;
+        if (ps->err)
+            *ps->err = *ferr;
+    }
+    if (ferr->retryable && rc == OH_EAGAIN && ps->fc->tp->kind[0] == 's')
+        ps->stop = 1;
+}
+
+/* After its commit: log, remember, apply `after` to each file of g, in
+ * order. A file whose entry did not become durable is left untouched. */
+static void group_finish(struct poll_state *ps, struct group *g)
+{
+    struct oh_channel *ch = ps->ch;
+    char q[512];
+
+    group_wait(g);
+    for (size_t i = 0; i < g->n; i++) {
+        struct item *it = &g->it[i];
+        struct oh_err ferr;
+        int rc = g->rcs[i];
+
+        oh_err_clear(&ferr);
+        if (rc < 0) {
+            /* oh_spool_writers_commit keeps only the first message */
+            ferr = g->err;
+            goto next;
+        }
+        snprintf(it->id, sizeof(it->id), "%s", g->ids[i]);
+        oh_info("file.spooled", "channel=%s file=%s bytes=%lld sha256=%s spool_id=%s", ch->name,
+                oh_logq(q, sizeof(q), it->f->name), (long long)it->f->size, it->sha, it->id);
+        if (ch->ops && ch->ops->remember && (rc = ch->ops->remember(ch, it->key, &ferr)) < 0)
+            goto next;
+        if (OH_FAULT("filechan.after"))
+            rc = oh_err_retry(&ferr, OH_EAGAIN, "%s: injected fault before the after-step",
+                              it->f->name);
+        else
+            rc = apply_after(ps->fc, ch, it->f->name, &ferr);
+    next:
+        if (rc < 0)
+            file_failed(ps, it->f->name, rc, &ferr);
+    }
+    g->n = 0;
+    g->bytes = 0;
+}
+
+/* Streams one file into a new spool writer and adds it to g (not committed
+ * yet). On failure nothing is left of it in the spool. */
+static int fetch_into(struct oh_filechan *fc, struct oh_channel *ch, struct oh_spool *sp,
+                      struct group *g, const struct oh_file_info *f, const char *key,
+                      struct oh_err *err)
 {
     struct oh_spool_meta m;
     struct sink_state ss = { 0 };
+    struct item *it = &g->it[g->n];
     unsigned char md[32];
     unsigned int mdlen = 0;
-    char id[OH_SPOOL_ID_MAX], hex[65], q[512];
     int rc;
 
     memset(&m, 0, sizeof(m));
@@ -165,31 +309,26 @@ static int take_file(struct oh_filechan *fc, struct oh_channel *ch, struct oh_sp
     snprintf(m.source, sizeof(m.source), "%s", f->name);
     if ((rc = oh_spool_writer_open(sp, &m, &ss.w, err)) < 0)
         goto done;
-    if ((rc = fc->tp->fetch(fc->t, f->name, sink, &ss, err)) < 0) {
-        oh_spool_writer_abort(ss.w);
-        ss.w = NULL;
+    if ((rc = fc->tp->fetch(fc->t, f->name, sink, &ss, err)) < 0)
         goto done;
-    }
     if (ss.got != f->size) {
-        oh_spool_writer_abort(ss.w);
-        ss.w = NULL;
         rc = oh_err_retry(err, OH_EAGAIN, "%s: read %lld bytes but the listing said %lld; will look again",
                           f->name, (long long)ss.got, (long long)f->size);
         goto done;
     }
-    rc = oh_spool_writer_commit(ss.w, id, err);
-    ss.w = NULL;
-    if (rc < 0)
-        goto done;
     EVP_DigestFinal_ex(ss.md, md, &mdlen);
     for (unsigned i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    oh_info("file.spooled", "channel=%s file=%s bytes=%lld sha256=%s spool_id=%s", ch->name,
-            oh_logq(q, sizeof(q), f->name), (long long)f->size, hex, id);
-    if (ch->ops && ch->ops->remember && (rc = ch->ops->remember(ch, key, err)) < 0)
-        goto done;
-    rc = apply_after(fc, ch, f->name, err);
+        snprintf(it->sha + 2 * i, 3, "%02x", md[i]);
+    it->f = f;
+    snprintf(it->key, sizeof(it->key), "%s", key);
+    it->w = ss.w;
+    it->id[0] = '\0';
+    ss.w = NULL;
+    g->n++;
+    g->bytes += f->size;
+    rc = 0;
 done:
+    oh_spool_writer_abort(ss.w);
     EVP_MD_CTX_free(ss.md);
     return rc;
 }
@@ -198,18 +337,25 @@ int oh_filechan_poll(struct oh_filechan *fc, struct oh_channel *ch, struct oh_sp
                      struct oh_err *err)
 {
     struct oh_file_info *files = NULL;
+    struct group *gs = NULL, *cur, *prev;
+    struct poll_state ps = {.fc = fc, .ch = ch, .sp = sp, .err = err};
     size_t n = 0;
-    int rc, first_rc = 0;
+    int rc;
     char key[1200], q[512];
 
     if ((rc = fc->tp->list(fc->t, &files, &n, err)) < 0)
         return rc;
-    for (size_t i = 0; i < n; i++) {
+    if (!(gs = calloc(2, sizeof(*gs))))
+        abort();
+    cur = &gs[0];
+    prev = &gs[1];
+    for (size_t i = 0; i < n && !ps.stop; i++) {
         const struct oh_file_info *f = &files[i];
         struct oh_err ferr;
         int seen = 0;
 
         oh_err_clear(&ferr);
+        rc = 0;
         if (!eligible(fc, f->name))
             continue;
         if (fc->marker) {
@@ -245,7 +391,7 @@ int oh_filechan_poll(struct oh_filechan *fc, struct oh_channel *ch, struct oh_sp
                 rc = ch->ops->remember(ch, key, &ferr);
             goto next;
         }
-        rc = take_file(fc, ch, sp, f, key, &ferr);
+        rc = fetch_into(fc, ch, sp, cur, f, key, &ferr);
         if (rc == OH_EPERM) {
             /* Unreadable: report once through the dead queue, leave it in place. */
             char reason[1200], qr[1300];
@@ -257,22 +403,29 @@ int oh_filechan_poll(struct oh_filechan *fc, struct oh_channel *ch, struct oh_sp
                 rc = ch->ops->remember(ch, key, &ferr);
         }
     next:
-        if (rc < 0) {
-            oh_warn("file.failed", "channel=%s file=%s error=%s", ch->name,
-                    oh_logq(q, sizeof(q), f->name), oh_logq(key, sizeof(key), ferr.msg));
-            if (!first_rc) {
-                first_rc = rc;
-                if (err)
-                    *err = ferr;
-            }
-            if (ferr.retryable && rc == OH_EAGAIN && fc->tp->kind[0] == 's')
-                break; /* the connection is gone: stop this pass */
+        if (rc < 0)
+            file_failed(&ps, f->name, rc, &ferr);
+        if (cur->n == GROUP_FILES || cur->bytes >= GROUP_BYTES) {
+            struct group *t;
+            /* Commits in order: the previous group's is done (it had this
+             * group's whole fetch to run) before this one starts. */
+            group_wait(prev);
+            group_start(cur);
+            group_finish(&ps, prev);
+            t = prev;
+            prev = cur;
+            cur = t;
         }
     }
+    group_wait(prev);
+    group_start(cur);
+    group_finish(&ps, prev);
+    group_finish(&ps, cur);
+    free(gs);
     oh_file_infos_free(fc->last, fc->nlast);
     fc->last = files;
     fc->nlast = n;
-    return first_rc;
+    return ps.first_rc;
 }
 
 void oh_filechan_name(const char *tmpl, const struct oh_outbox_msg *m, char *out, size_t n)

@@ -14,10 +14,18 @@
  *     to dead/ as a short entry that names it and says why (so an operator
  *     sees it with `orderhub spool list dead`), then `after` applies;
  *   - stream the file into the spool (bounded memory), and only after the
- *     spool commit returned 0 apply `after = move|delete|keep` (move puts it
- *     under `archive_dir`, default "processed/" beside the inbox);
+ *     spool commit returned 0 for its entry and its identity is remembered
+ *     apply `after = move|delete|keep` (move puts it under `archive_dir`,
+ *     default "processed/" beside the inbox);
  *   - remember each file's identity (name, size, mtime, sha256) through
- *     ch->ops->remember so it is never spooled twice, even with after = keep.
+ *     ch->ops->remember so it is never spooled twice, even with after = keep;
+ *   - commit files in groups (up to 64 files or 8 MiB: one shared fsync of
+ *     the spool's incoming/), the commit of one group on a thread of its own
+ *     while the next is fetched; a file that fails (unreadable, too big,
+ *     cut short) is handled alone and the rest of its group flows.
+ * Threads: a poll starts at most one helper thread at a time, which only
+ * commits spool writers; ch->ops and the transport are called from the
+ * polling thread only.
  * Outbound: put() writes under a temporary name and renames to the final
  * name; an existing final name is not overwritten unless `overwrite = yes`.
  */
