@@ -50,11 +50,19 @@ static int group_setup(void **state)
     return 0;
 }
 
-/* "Seen before" keys, in memory (core backs these with the store). */
+/* "Seen before" keys, in memory (core backs these with the store). With
+ * sp set, each remember also checks the order of the steps: the file's
+ * entry is already in the spool, and the remote file is not yet moved. */
 struct memo {
     char **keys;
     size_t n;
+    int fail;            /* remember fails (the store is down) */
+    struct oh_spool *sp; /* check the order */
+    size_t bad_order;    /* remembers that broke it */
 };
+
+static int remote_exists(const char *rel);
+static size_t entries_from(struct oh_spool *sp, const char *source);
 
 static int memo_seen(struct oh_channel *ch, const char *k, int *seen, struct oh_err *err)
 {
@@ -69,6 +77,14 @@ static int memo_seen(struct oh_channel *ch, const char *k, int *seen, struct oh_
 static int memo_remember(struct oh_channel *ch, const char *k, struct oh_err *err)
 {
     struct memo *m = ch->ops_ud;
+    if (m->fail)
+        return oh_err_retry(err, OH_EAGAIN, "store down (test)");
+    if (m->sp && strncmp(k, "file:", 5) == 0) {
+        char name[512];
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(k + 5, ":"), k + 5);
+        if (entries_from(m->sp, name) == 0 || !remote_exists(name))
+            m->bad_order++;
+    }
     m->keys = realloc(m->keys, (m->n + 1) * sizeof(*m->keys));
     m->keys[m->n++] = strdup(k);
     return 0;
@@ -287,6 +303,187 @@ static void test_cut_download_spools_nothing(void **state)
     fix_close(&f);
 }
 
+/* ---- grouped pickup ------------------------------------------------------ */
+
+struct count_src {
+    const char *source;
+    size_t n, errors;
+};
+
+static int count_src_cb(const char *id, const struct oh_spool_meta *m, void *ud)
+{
+    struct count_src *c = ud;
+    (void)id;
+    if (strcmp(m->source, c->source) == 0) {
+        c->n++;
+        if (strcmp(m->format, "error") == 0)
+            c->errors++;
+    }
+    return 0;
+}
+
+/* Entries in incoming/ that came from the file named source. */
+static size_t entries_from(struct oh_spool *sp, const char *source)
+{
+    struct count_src c = {.source = source};
+    struct oh_err err;
+    assert_int_equal(oh_spool_list(sp, OH_SPOOL_INCOMING, count_src_cb, &c, &err), 0);
+    return c.n;
+}
+
+static void many_files(int n)
+{
+    for (int i = 0; i < n; i++) {
+        char name[32], body[64];
+        snprintf(name, sizeof(name), "f%03d.csv", i);
+        snprintf(body, sizeof(body), "id,qty\n%d,%d\n", 1000 + i, i);
+        write_remote(name, body, "w");
+    }
+}
+
+static void fname(char *out, size_t n, const char *dir, int i)
+{
+    snprintf(out, n, "%sf%03d.csv", dir, i);
+}
+
+/* 150 files: three groups (64, 64, 22). Each file is spooled once with its
+ * bytes, remembered only once its entry is in the spool and before it is
+ * moved, and moved. */
+static void test_group_pickup_many(void **state)
+{
+    struct fix f;
+    struct oh_err err;
+    char p[64];
+
+    fix_open(&f, "after = move\nstable = 1\n");
+    f.memo.sp = f.sp;
+    many_files(150);
+    assert_int_equal(poll_once(&f, &err), 0);
+    assert_int_equal(incoming(&f), 150);
+    assert_int_equal(f.memo.n, 150);
+    assert_int_equal(f.memo.bad_order, 0);
+    for (int i = 0; i < 150; i++) {
+        fname(p, sizeof(p), "", i);
+        assert_int_equal(entries_from(f.sp, p), 1);
+        assert_false(remote_exists(p));
+        fname(p, sizeof(p), "processed/", i);
+        assert_true(remote_exists(p));
+    }
+    /* nothing more to take */
+    assert_int_equal(poll_once(&f, &err), 0);
+    assert_int_equal(incoming(&f), 150);
+    fix_close(&f);
+}
+
+/* A crash after the group's identities were remembered but before the
+ * remote moves: the next pass (a new channel, as after a restart) spools
+ * nothing again and only moves the files. */
+static void test_crash_before_move_finished_next_pass(void **state)
+{
+    struct fix f;
+    struct oh_err err;
+    char p[64];
+
+    fix_open(&f, "after = move\nstable = 1\n");
+    many_files(70);
+    setenv("OH_FAULTS", "filechan.after", 1);
+    assert_true(poll_once(&f, &err) < 0);
+    unsetenv("OH_FAULTS");
+    assert_int_equal(incoming(&f), 70);
+    assert_int_equal(f.memo.n, 70);
+    for (int i = 0; i < 70; i++) {
+        fname(p, sizeof(p), "", i);
+        assert_true(remote_exists(p));
+    }
+    oh_connector_sftp.close(&f.ch);
+    if (oh_connector_sftp.open(&f.ch, &err) != 0)
+        fail_msg("open: %s", err.msg);
+    assert_int_equal(poll_once(&f, &err), 0);
+    assert_int_equal(incoming(&f), 70); /* not spooled twice */
+    assert_int_equal(f.memo.n, 70);
+    for (int i = 0; i < 70; i++) {
+        fname(p, sizeof(p), "", i);
+        assert_false(remote_exists(p));
+        fname(p, sizeof(p), "processed/", i);
+        assert_true(remote_exists(p));
+    }
+    fix_close(&f);
+}
+
+/* The store fails after the group's commit (as a crash between commit and
+ * remember would leave it): no file is moved, so nothing is lost; the next
+ * pass spools each file again (the idempotent store absorbs the copy) and
+ * then moves it. */
+static void test_remember_fails_nothing_moved_refetched(void **state)
+{
+    struct fix f;
+    struct oh_err err;
+    char p[64];
+
+    fix_open(&f, "after = move\nstable = 1\n");
+    many_files(70);
+    f.memo.fail = 1;
+    assert_int_equal(poll_once(&f, &err), OH_EAGAIN);
+    assert_int_equal(incoming(&f), 70);
+    assert_int_equal(f.memo.n, 0);
+    for (int i = 0; i < 70; i++) {
+        fname(p, sizeof(p), "", i);
+        assert_true(remote_exists(p));
+    }
+    f.memo.fail = 0;
+    assert_int_equal(poll_once(&f, &err), 0);
+    assert_int_equal(incoming(&f), 140);
+    assert_int_equal(f.memo.n, 70);
+    for (int i = 0; i < 70; i++) {
+        fname(p, sizeof(p), "", i);
+        assert_int_equal(entries_from(f.sp, p), 2);
+        assert_false(remote_exists(p));
+    }
+    fix_close(&f);
+}
+
+/* Two bad files in the middle of a group: one over max_document_size goes
+ * to the dead queue (as a notice) and stays; one the spool refuses (over
+ * its size limit) fails alone and stays; the other 38 flow. */
+static void test_bad_files_mid_group(void **state)
+{
+    struct fix f;
+    struct oh_err err;
+    struct oh_spool_opts o = {.max_size = 150};
+    struct count_src c = {.source = "f010.csv"};
+    char p[64], body[256];
+
+    fix_open(&f, "after = move\nstable = 1\n");
+    oh_spool_free(f.sp);
+    assert_int_equal(oh_spool_open(spooldir, &o, &f.sp, &err), 0);
+    f.memo.sp = f.sp;
+    f.ch.max_doc_size = 180;
+    many_files(40);
+    memset(body, 'x', sizeof(body));
+    body[200] = 0;
+    write_remote("f010.csv", body, "w"); /* 200 bytes: over max_document_size */
+    body[160] = 0;
+    write_remote("f020.csv", body, "w"); /* 160 bytes: over the spool's limit */
+    assert_int_equal(poll_once(&f, &err), OH_ETOOBIG);
+    assert_int_equal(incoming(&f), 38 + 1);
+    assert_int_equal(oh_spool_list(f.sp, OH_SPOOL_INCOMING, count_src_cb, &c, &err), 0);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.errors, 1); /* the notice, which the processor sends to dead/ */
+    assert_int_equal(entries_from(f.sp, "f020.csv"), 0);
+    assert_true(remote_exists("f010.csv"));
+    assert_true(remote_exists("f020.csv"));
+    assert_int_equal(f.memo.n, 38 + 1); /* f010's notice is remembered, f020 is not */
+    assert_int_equal(f.memo.bad_order, 0);
+    for (int i = 0; i < 40; i++) {
+        if (i == 10 || i == 20)
+            continue;
+        fname(p, sizeof(p), "", i);
+        assert_int_equal(entries_from(f.sp, p), 1);
+        assert_false(remote_exists(p));
+    }
+    fix_close(&f);
+}
+
 /* Outbound through the channel: named from the template, never overwritten. */
 static void test_deliver(void **state)
 {
@@ -325,6 +522,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spool_fsync_fails_remote_untouched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_processes_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cut_download_spools_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_pickup_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_before_move_finished_next_pass, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_remember_fails_nothing_moved_refetched, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_bad_files_mid_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
