@@ -179,7 +179,7 @@ static void write_remote(const char *name, const char *data, const char *mode)
 
 static int remote_exists(const char *rel)
 {
-    char p[1200];
+    char p[2048];
     struct stat st;
     snprintf(p, sizeof(p), "%s/%s", testdir, rel);
     return stat(p, &st) == 0;
