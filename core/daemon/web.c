@@ -3,23 +3,25 @@
  *
  * Webhook path, per request: borrow a store connection (a pool as large as
  * the HTTP thread pool, so steady load never opens connections), run the
- * channel's connector with this file's channel ops (below), then remember
- * the keys the connector asked to remember — in one shared round with the
- * other requests finishing at the same time — and only then send the answer.
+ * channel's connector with this file's channel ops (below), hand the keys
+ * the connector asked to remember to the remember thread, and answer.
  *
- * Group remember. A connector calls ops->remember only after its body is
+ * Remembering. A connector calls ops->remember only after its body is
  * durable in the spool (or for a duplicate). Here that call only notes the
- * key; when the connector returns, the request's keys join a queue of
- * "remember rounds" built like the spool's directory fsync rounds: rounds
- * are numbered, a request needs a round that started after its keys were
- * queued, and whichever request finds no round running writes every queued
- * key with one oh_store_remember_many (one bulk statement, one commit) for
- * all of them. The answer goes out after that round, so what a 200 promised
- * before still holds: body durable first, webhook id in the store before
- * the answer. A failed round only costs what a failed oh_store_remember
- * cost before (logged; a redelivery may spool the body again, which the
- * idempotent store absorbs). A crash between spooling and remembering
- * therefore risks a duplicate, never a lost order.
+ * key; when the connector returns, the request's keys join a queue that
+ * one thread, with its own store connection, writes with one
+ * oh_store_remember_many (one bulk statement, one commit) for everything
+ * queued since its last write. The answer does not wait for that write:
+ * from the moment a key is queued, this file's seen and seen_pair answer
+ * "seen" for it (queued and in-flight keys are looked up before the
+ * store), so a redelivery that arrives before the write is recognised just
+ * the same. oh_web_stop writes what is queued before it returns. A failed
+ * write is logged and its keys dropped: that costs what a failed
+ * oh_store_remember cost before, a redelivery may spool the body again,
+ * which the idempotent store absorbs. A crash between the answer and the
+ * write loses only the keys of deliveries that were answered 200, which
+ * the sender does not deliver again; a crash before the answer risks a
+ * duplicate, never a lost order.
  *
  * /metrics: Prometheus text format 0.0.4. Spool counts are read on every
  * scrape; the store's counts (one query, oh_store_stats) are cached for
@@ -46,16 +48,24 @@
 #define COUNTERS_MAX 512    /* (channel, code) pairs counted */
 #define METRICS_TTL_MS 5000
 
-/* Remember rounds (see the file comment). */
-struct rround {
+/* Keys waiting for the remember thread (see the file comment). */
+#define RQ_MAX 65536 /* queued keys; past this (store down) a key is dropped */
+
+struct rkey {
+    char *channel, *key;
+};
+
+struct rqueue {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct oh_seen_key *q; /* queued keys, borrowed from waiting requests */
+    pthread_cond_t cv;  /* keys queued, or stop */
+    struct rkey *q;     /* queued, owned */
     size_t n, cap;
-    uint64_t started, completed;
-    int running;
-    uint64_t last_failed;
-    char failmsg[sizeof(((struct oh_err *)0)->msg)];
+    struct rkey *w;     /* being written, owned by the thread */
+    size_t wn;
+    int stop;
+    int running;        /* the thread was started */
+    pthread_t th;
+    unsigned long long dropped;
 };
 
 struct counter {
@@ -70,7 +80,7 @@ struct oh_web {
     pthread_mutex_t mu; /* guards the pool, the counters and the stats cache */
     struct oh_store **pool;
     size_t npool, pool_max;
-    struct rround rr;
+    struct rqueue rq;
 
     struct counter *counters;
     size_t ncounters;
@@ -105,72 +115,115 @@ static void give_back(struct oh_web *w, struct oh_store *st)
     oh_store_free(st);
 }
 
-/* ---- group remember ------------------------------------------------------- */
+/* ---- remember thread ------------------------------------------------------ */
 
-/* Queues keys (borrowed until return) and returns once a round that
- * started after they were queued has written them. st does the writing if
- * this thread leads a round. */
-static int remember_keys(struct oh_web *w, struct oh_store *st, const char *channel,
-                         char *const *keys, size_t n, struct oh_err *err)
+static void rkeys_free(struct rkey *k, size_t n)
 {
-    struct rround *r = &w->rr;
-    uint64_t target;
-    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        free(k[i].channel);
+        free(k[i].key);
+    }
+    free(k);
+}
+
+static void *remember_thread(void *arg)
+{
+    struct oh_web *w = arg;
+    struct rqueue *r = &w->rq;
+    struct oh_store *st = NULL;
+    struct oh_seen_key *sk = NULL;
+    size_t skcap = 0;
+    char q[1100];
 
     pthread_mutex_lock(&r->mu);
-    if (r->n + n > r->cap) {
-        size_t cap = r->cap ? r->cap : 64;
-        while (cap < r->n + n)
-            cap *= 2;
-        if (!(r->q = realloc(r->q, cap * sizeof(*r->q))))
-            abort();
-        r->cap = cap;
+    for (;;) {
+        struct oh_err e;
+        int rc;
+
+        while (r->n == 0 && !r->stop)
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (r->n == 0)
+            break; /* stopping, nothing left */
+        r->w = r->q;
+        r->wn = r->n;
+        r->q = NULL;
+        r->n = r->cap = 0;
+        pthread_mutex_unlock(&r->mu);
+
+        if (skcap < r->wn) {
+            skcap = r->wn;
+            if (!(sk = realloc(sk, skcap * sizeof(*sk))))
+                abort();
+        }
+        for (size_t i = 0; i < r->wn; i++) {
+            sk[i].channel = r->w[i].channel;
+            sk[i].key = r->w[i].key;
+        }
+        oh_err_clear(&e);
+        rc = st ? 0 : oh_hub_store_open(w->hub, &st, &e);
+        if (rc == 0)
+            rc = oh_store_remember_many(st, sk, r->wn, &e);
+        if (rc < 0) {
+            oh_warn("webhook.remember_failed", "keys=%zu error=%s", r->wn,
+                    oh_logq(q, sizeof(q), e.msg));
+            oh_store_free(st); /* a new connection next time */
+            st = NULL;
+        }
+
+        pthread_mutex_lock(&r->mu);
+        rkeys_free(r->w, r->wn);
+        r->w = NULL;
+        r->wn = 0;
     }
+    pthread_mutex_unlock(&r->mu);
+    free(sk);
+    oh_store_free(st);
+    return NULL;
+}
+
+/* Queues copies of the keys for the remember thread. */
+static void remember_keys(struct oh_web *w, const char *channel, char *const *keys, size_t n)
+{
+    struct rqueue *r = &w->rq;
+
+    pthread_mutex_lock(&r->mu);
     for (size_t i = 0; i < n; i++) {
-        r->q[r->n].channel = channel;
-        r->q[r->n].key = keys[i];
+        if (r->n >= RQ_MAX) {
+            r->dropped++;
+            continue;
+        }
+        if (r->n == r->cap) {
+            r->cap = r->cap ? r->cap * 2 : 64;
+            if (!(r->q = realloc(r->q, r->cap * sizeof(*r->q))))
+                abort();
+        }
+        if (!(r->q[r->n].channel = strdup(channel)) || !(r->q[r->n].key = strdup(keys[i])))
+            abort();
         r->n++;
     }
-    /* A round running now took its keys before ours were queued. */
-    target = r->started + 1;
-    while (r->completed < target) {
-        if (!r->running) {
-            uint64_t mine = ++r->started;
-            struct oh_seen_key *q = r->q;
-            size_t qn = r->n;
-            struct oh_err e2;
-            int x;
-
-            r->q = NULL;
-            r->n = r->cap = 0;
-            r->running = 1;
-            pthread_mutex_unlock(&r->mu);
-            oh_err_clear(&e2);
-            x = oh_store_remember_many(st, q, qn, &e2);
-            free(q);
-            pthread_mutex_lock(&r->mu);
-            r->running = 0;
-            r->completed = mine;
-            if (x < 0) {
-                r->last_failed = mine;
-                memcpy(r->failmsg, e2.msg, sizeof(r->failmsg));
-            }
-            pthread_cond_broadcast(&r->cv);
-        } else {
-            pthread_cond_wait(&r->cv, &r->mu);
-        }
-    }
-    /* XXX: a failure of a later round fails us too; that only adds a
-     * warning (the keys may well be stored). */
-    if (r->last_failed >= target)
-        rc = oh_err_retry(err, OH_EAGAIN, "%s", r->failmsg);
+    pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
-    return rc;
+}
+
+/* 1 if key of channel is queued or being written. */
+static int remember_pending(struct oh_web *w, const char *channel, const char *key)
+{
+    struct rqueue *r = &w->rq;
+    int found = 0;
+
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n && !found; i++)
+        found = strcmp(r->q[i].key, key) == 0 && strcmp(r->q[i].channel, channel) == 0;
+    for (size_t i = 0; i < r->wn && !found; i++)
+        found = strcmp(r->w[i].key, key) == 0 && strcmp(r->w[i].channel, channel) == 0;
+    pthread_mutex_unlock(&r->mu);
+    return found;
 }
 
 /* ---- the channel ops a webhook connector sees ------------------------------ */
 
 struct hook_ctx {
+    struct oh_web *w;
     struct oh_channel *orig; /* the hub's channel (its ops back the rest) */
     struct oh_store *st;
     char *keys[HOOK_KEYS_MAX];
@@ -191,16 +244,42 @@ static int hk_cursor_set(struct oh_channel *ch, const char *name, const char *va
     return x->orig->ops->cursor_set(x->orig, name, value, err);
 }
 
+/* 1 if key is known without asking the store: noted by this request, or
+ * queued for the remember thread. */
+static int noted(struct hook_ctx *x, const char *channel, const char *key)
+{
+    for (size_t i = 0; i < x->nkeys; i++)
+        if (strcmp(x->keys[i], key) == 0)
+            return 1;
+    return remember_pending(x->w, channel, key);
+}
+
 static int hk_seen(struct oh_channel *ch, const char *key, int *seen, struct oh_err *err)
 {
     struct hook_ctx *x = ch->ops_ud;
 
-    for (size_t i = 0; i < x->nkeys; i++)
-        if (strcmp(x->keys[i], key) == 0) {
-            *seen = 1;
-            return 0;
-        }
+    if (noted(x, ch->name, key)) {
+        *seen = 1;
+        return 0;
+    }
     return oh_store_seen(x->st, ch->name, key, seen, err);
+}
+
+/* Both keys in one store round trip (the connectors ask for the delivery
+ * and the order version together). */
+static int hk_seen_pair(struct oh_channel *ch, const char *a, const char *b, int *seen_a,
+                        int *seen_b, struct oh_err *err)
+{
+    struct hook_ctx *x = ch->ops_ud;
+    int rc;
+
+    *seen_a = *seen_b = 0;
+    if (a && (*seen_a = noted(x, ch->name, a)) == 0 && (!b || (*seen_b = noted(x, ch->name, b)) == 0))
+        return oh_store_seen_pair(x->st, ch->name, a, b, seen_a, seen_b, err);
+    /* one is known already: the other alone */
+    if (a && !*seen_a && (rc = hk_seen(ch, a, seen_a, err)) < 0)
+        return rc;
+    return b && !*seen_b ? hk_seen(ch, b, seen_b, err) : 0;
 }
 
 static int hk_remember(struct oh_channel *ch, const char *key, struct oh_err *err)
@@ -233,6 +312,7 @@ static const struct oh_channel_ops hook_ops = {
     .cursor_get = hk_cursor_get,
     .cursor_set = hk_cursor_set,
     .seen = hk_seen,
+    .seen_pair = hk_seen_pair,
     .remember = hk_remember,
     .edi_numbers = hk_edi_numbers,
     .edi_overdue = hk_edi_overdue,
@@ -283,6 +363,7 @@ static void hook_answer(struct oh_web *w, struct oh_hub_channel *hc, const struc
         return;
     }
     memset(&x, 0, sizeof(x));
+    x.w = w;
     x.orig = &hc->ch;
     x.st = st;
     ch = hc->ch; /* the same channel, seen through hook_ops */
@@ -291,11 +372,7 @@ static void hook_answer(struct oh_web *w, struct oh_hub_channel *hc, const struc
     oh_hub_set_thread_store(st);
     rc = hc->ch.conn->webhook(&ch, rq, w->hub->spool, resp, &err);
     if (x.nkeys) {
-        struct oh_err e2;
-        oh_err_clear(&e2);
-        if (remember_keys(w, st, hc->ch.name, x.keys, x.nkeys, &e2) < 0)
-            oh_warn("webhook.remember_failed", "channel=%s keys=%zu error=%s", rq->channel,
-                    x.nkeys, oh_logq(q, sizeof(q), e2.msg));
+        remember_keys(w, hc->ch.name, x.keys, x.nkeys);
         for (size_t i = 0; i < x.nkeys; i++)
             free(x.keys[i]);
     }
@@ -544,8 +621,11 @@ int oh_web_start(struct oh_hub *h, struct oh_web **out, struct oh_err *err)
         abort();
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->stats_mu, NULL);
-    pthread_mutex_init(&w->rr.mu, NULL);
-    pthread_cond_init(&w->rr.cv, NULL);
+    pthread_mutex_init(&w->rq.mu, NULL);
+    pthread_cond_init(&w->rq.cv, NULL);
+    if (pthread_create(&w->rq.th, NULL, remember_thread, w) != 0)
+        abort();
+    w->rq.running = 1;
     struct oh_http_handlers hd = {
         .webhook = on_webhook, .health = on_health, .metrics = on_metrics, .ud = w};
     if ((rc = oh_http_server_start(&o, &hd, &w->srv, err)) < 0) {
@@ -563,16 +643,26 @@ void oh_web_stop(struct oh_web *w)
     if (!w)
         return;
     oh_http_server_stop(w->srv);
+    if (w->rq.running) {
+        /* no request runs any more: write what is queued, then stop */
+        pthread_mutex_lock(&w->rq.mu);
+        w->rq.stop = 1;
+        pthread_cond_signal(&w->rq.cv);
+        pthread_mutex_unlock(&w->rq.mu);
+        pthread_join(w->rq.th, NULL);
+        if (w->rq.dropped)
+            oh_warn("webhook.remember_dropped", "keys=%llu", w->rq.dropped);
+    }
     for (size_t i = 0; i < w->npool; i++)
         oh_store_free(w->pool[i]);
     free(w->pool);
     free(w->counters);
-    free(w->rr.q);
+    rkeys_free(w->rq.q, w->rq.n);
     json_decref(w->stats);
     pthread_mutex_destroy(&w->mu);
     pthread_mutex_destroy(&w->stats_mu);
-    pthread_mutex_destroy(&w->rr.mu);
-    pthread_cond_destroy(&w->rr.cv);
+    pthread_mutex_destroy(&w->rq.mu);
+    pthread_cond_destroy(&w->rq.cv);
     free(w);
 }
 

@@ -120,7 +120,11 @@ to = @origin
         hdr = {"Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
                "X-Shopify-Hmac-Sha256": hmac_b64(SECRET, body), "X-Shopify-Webhook-Id": "wh-new-1"}
         check(d.post("/webhooks/shop", body, hdr)[0] == 200, "new order webhook accepted")
-        check(d.post("/webhooks/shop", body, hdr)[0] == 200, "retry acknowledged")
+        st, ans = d.post("/webhooks/shop", body, hdr)
+        check(st == 200 and "duplicate" in json.dumps(ans),
+              f"retry acknowledged as a duplicate (remembered or still queued): {st} {ans!r}")
+        wait_count(env, "SELECT COUNT(*) FROM seen_keys WHERE channel='shop' AND "
+                   "seen_key='webhook:wh-new-1'", 1, 30, "the webhook id written to the store")
         wait_count(env, "SELECT COUNT(*) FROM orders WHERE external_id='7100000001'", 1, 30,
                    "the webhook order stored")
         check(settle(env, "SELECT COUNT(*) FROM documents WHERE source LIKE '%wh-new-1%'") == "1",
