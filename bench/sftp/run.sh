@@ -12,6 +12,10 @@
 #                  (after = keep, stable = 1): fetch + spool commit (fsync) per file
 # Builds a release tree (tests off, so no fault hooks) in $OH_BUILD_DIR or
 # build-bench/ at the repository root (warnings not fatal: it is a measurement).
+#
+# Before/after on a busy machine: OH_BENCH_BASELINE=PATH names a bench_sftp
+# built from another revision; its fetch and pickup then run in the same
+# round as the others (rows baseline-fetch, baseline-pickup), on the same files.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -69,6 +73,14 @@ for case in small big; do
         d="$WORK/p$r-$case" && rm -rf "$d"
         timeit orderhub-pickup "$files" "$bytes" "$BUILD/bench_sftp" pickup \
             "sftp://$OH_SSHD_USER@127.0.0.1:$OH_SSHD_PORT$SRC/$case" "$d"
-        rm -rf "$WORK"/[ofp]"$r-$case"
+        if [ -n "${OH_BENCH_BASELINE:-}" ]; then
+            d="$WORK/f$r-$case-b" && rm -rf "$d" && mkdir -p "$d"
+            timeit baseline-fetch "$files" "$bytes" "$OH_BENCH_BASELINE" fetch \
+                "sftp://$OH_SSHD_USER@127.0.0.1:$OH_SSHD_PORT$SRC/$case" "$d"
+            d="$WORK/p$r-$case-b" && rm -rf "$d"
+            timeit baseline-pickup "$files" "$bytes" "$OH_BENCH_BASELINE" pickup \
+                "sftp://$OH_SSHD_USER@127.0.0.1:$OH_SSHD_PORT$SRC/$case" "$d"
+        fi
+        rm -rf "$WORK"/[ofp]"$r-$case"*
     done
 done
