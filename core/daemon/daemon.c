@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -139,11 +141,30 @@ static void *poll_thread(void *arg)
     return NULL;
 }
 
+/* Workers yield the CPU to the threads that answer webhooks: an
+ * acknowledgement waits for nothing but its own spool write, while a
+ * backlog in the spool is safe and drains as soon as the CPU is free.
+ * Linux applies a nice value per thread. */
+static void lower_priority(long nice_by)
+{
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    int now;
+
+    if (nice_by <= 0)
+        return;
+    errno = 0;
+    now = getpriority(PRIO_PROCESS, (id_t)tid);
+    if (errno == 0 && setpriority(PRIO_PROCESS, (id_t)tid, now + (int)nice_by) < 0)
+        oh_warn("worker.nice_failed", "error=%s", strerror(errno));
+}
+
 static void *worker_thread(void *arg)
 {
     struct sched *s = arg;
     struct oh_store *st = thread_store(s, "worker");
     int fails = 0;
+
+    lower_priority(s->hub->set.worker_nice);
 
     while (st && !atomic_load(&s->stop)) {
         struct oh_proc_stats ps = { 0 };

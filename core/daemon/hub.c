@@ -163,6 +163,7 @@ static int load_settings(struct oh_hub *h, struct loader *ld)
     } while (0)
     SETTING(oh_conf_int(s, "workers", 2, &set->workers, &e));
     SETTING(oh_conf_int(s, "batch", 256, &set->batch, &e));
+    SETTING(oh_conf_int(s, "worker_nice", 5, &set->worker_nice, &e));
     SETTING(oh_conf_size(s, "max_document_size", 16 << 20, &set->max_document_size, &e));
     SETTING(oh_conf_int(s, "outbox_attempts", 10, &attempts, &e));
     SETTING(oh_conf_int(s, "spool_attempts", 10, &spool_attempts, &e));
@@ -179,6 +180,13 @@ static int load_settings(struct oh_hub *h, struct loader *ld)
         if ((rc = problem(ld, OH_EINVAL, &e)) < 0)
             return rc;
         set->workers = 2;
+    }
+    if (set->worker_nice < 0 || set->worker_nice > 19) {
+        oh_err_set(&e, OH_EINVAL, "%s:%d: worker_nice: must be from 0 to 19", h->conf->path,
+                   oh_conf_line(s, "worker_nice"));
+        if ((rc = problem(ld, OH_EINVAL, &e)) < 0)
+            return rc;
+        set->worker_nice = 5;
     }
     if (set->batch < 1 || set->batch > 10000)
         set->batch = 256;

@@ -39,6 +39,7 @@ struct oh_hub_channel {
 struct oh_hub_settings {
     char *spool_dir;
     long workers;
+    long worker_nice;         /* [hub] worker_nice: workers' nice value above the daemon's */
     long batch;               /* spool entries per store transaction */
     int64_t max_document_size;
     int outbox_attempts;

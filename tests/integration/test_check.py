@@ -18,7 +18,7 @@ def main():
         check(p.returncode == 0 and "OK" in p.stdout, f"good config passes: {p.stdout}{p.stderr}")
         with open(env.config) as f:
             good = f.read()
-        bad = good.replace("workers = 2", "workers = lots") + (
+        bad = good.replace("workers = 2", "workers = lots\nworker_nice = 40") + (
             "\n[channel x]\ntype = dri\n"
             "[route y]\non = order.created\nto = nope\n"
             "[channel z]\ntype = dir\npaht = /tmp\n"
@@ -41,6 +41,7 @@ def main():
         cfg = env.config
         for expect in [
             f"{cfg}:{line_of('workers = lots')}: workers: 'lots' is not a whole number",
+            f"{cfg}:{line_of('worker_nice = 40')}: worker_nice: must be from 0 to 19",
             f"{cfg}:{line_of('type = dri')}: [channel x] type: unknown connector 'dri'",
             f"{cfg}:{line_of('to = nope')}: [route y] to: no channel named 'nope'",
             f"{cfg}:{line_of('paht = /tmp')}: unknown key 'paht' in [channel z]",

@@ -160,6 +160,18 @@ mapping = {SRC}/mappings/shopify/webhook.map
 poll = 0
 """)
         d = Daemon(env, {"OH_TEST_SHOPIFY_TOKEN": "shpat_x", "OH_TEST_SHOPIFY_SECRET": SECRET})
+
+        # [hub] worker_nice (default 5): the two workers run 5 above the
+        # daemon's nice value, every other thread at it
+        def nices():
+            out = []
+            for tid in os.listdir(f"/proc/{d.p.pid}/task"):
+                with open(f"/proc/{d.p.pid}/task/{tid}/stat") as f:
+                    out.append(int(f.read().rsplit(")", 1)[1].split()[16]))
+            return out
+        base = os.getpriority(os.PRIO_PROCESS, d.p.pid)
+        wait_until(lambda: nices().count(base + 5) == 2, 10, "two workers at nice +5")
+        check(all(n in (base, base + 5) for n in nices()), f"other threads at the base: {nices()}")
         with open(os.path.join(FIXTURES, "shopify", "order-single-shopify_python_api.json"),
                   "rb") as f:
             order = json.loads(f.read())["order"]
