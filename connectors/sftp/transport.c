@@ -231,7 +231,7 @@ static int body_fetch(struct oh_sftp *t, struct call *c, struct oh_err *err)
     size_t bufsz = CHUNK;
     int rc = 0;
 
-    if (!p || !(buf = malloc(CHUNK))) {
+    if (!p) {
         rc = oh_err_set(err, OH_ERROR, "out of memory");
         goto done;
     }
@@ -250,6 +250,10 @@ static int body_fetch(struct oh_sftp *t, struct call *c, struct oh_err *err)
      * than the listed size, so a file that grew is still noticed. */
     if (want >= 0 && want < CHUNK)
         bufsz = (size_t)want + 1;
+    if (!(buf = malloc(bufsz))) {
+        rc = oh_err_set(err, OH_ERROR, "out of memory");
+        goto done;
+    }
     for (;;) {
         ssize_t r = libssh2_sftp_read(h, buf, bufsz);
         if (r == 0)
