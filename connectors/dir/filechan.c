@@ -256,7 +256,20 @@ static void group_finish(struct poll_state *ps, struct group *g)
     struct oh_channel *ch = ps->ch;
     char q[512];
 
+    const char *keys[GROUP_FILES];
+    size_t nk = 0;
+    struct oh_err merr;
+    int mrc = 0;
+
     group_wait(g);
+    oh_err_clear(&merr);
+    if (ps->fc->remember_many) {
+        for (size_t i = 0; i < g->n; i++)
+            if (g->rcs[i] == 0)
+                keys[nk++] = g->it[i].key;
+        if (nk)
+            mrc = ps->fc->remember_many(ch, keys, nk, &merr);
+    }
     for (size_t i = 0; i < g->n; i++) {
         struct item *it = &g->it[i];
         struct oh_err ferr;
@@ -271,8 +284,15 @@ static void group_finish(struct poll_state *ps, struct group *g)
         snprintf(it->id, sizeof(it->id), "%s", g->ids[i]);
         oh_info("file.spooled", "channel=%s file=%s bytes=%lld sha256=%s spool_id=%s", ch->name,
                 oh_logq(q, sizeof(q), it->f->name), (long long)it->f->size, it->sha, it->id);
-        if (ch->ops && ch->ops->remember && (rc = ch->ops->remember(ch, it->key, &ferr)) < 0)
+        if (ps->fc->remember_many) {
+            if ((rc = mrc) < 0) {
+                ferr = merr;
+                goto next;
+            }
+        } else if (ch->ops && ch->ops->remember &&
+                   (rc = ch->ops->remember(ch, it->key, &ferr)) < 0) {
             goto next;
+        }
         if (OH_FAULT("filechan.after"))
             rc = oh_err_retry(&ferr, OH_EAGAIN, "%s: injected fault before the after-step",
                               it->f->name);

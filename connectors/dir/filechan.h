@@ -81,6 +81,12 @@ struct oh_filechan {
     /* size/mtime seen last poll, to tell stable files */
     struct oh_file_info *last;
     size_t nlast;
+    /* Optional, set by the owner after configure: remembers the identities
+     * of a committed group in one store round trip (all of them on 0, none
+     * on failure; e.g. over oh_store_remember_many). NULL: ch->ops->remember
+     * once per file. Called from the polling thread. */
+    int (*remember_many)(struct oh_channel *ch, const char *const *keys, size_t n,
+                         struct oh_err *err);
 };
 
 /* Reads the shared keys (pattern, marker, after, stable, overwrite,

@@ -59,6 +59,7 @@ struct memo {
     int fail;            /* remember fails (the store is down) */
     struct oh_spool *sp; /* check the order */
     size_t bad_order;    /* remembers that broke it */
+    size_t calls;        /* memo_remember_many calls */
 };
 
 static int remote_exists(const char *rel);
@@ -484,6 +485,63 @@ static void test_bad_files_mid_group(void **state)
     fix_close(&f);
 }
 
+static int memo_remember_many(struct oh_channel *ch, const char *const *keys, size_t n,
+                              struct oh_err *err)
+{
+    struct memo *m = ch->ops_ud;
+    m->calls++;
+    if (m->fail)
+        return oh_err_retry(err, OH_EAGAIN, "store down (test)");
+    for (size_t i = 0; i < n; i++)
+        memo_remember(ch, keys[i], err);
+    return 0;
+}
+
+/* The engine with a batched remember (fc.remember_many): one call per
+ * group, after the group's entries are in the spool and before any of its
+ * files is moved; when it fails, no file of the group is moved. */
+static void test_group_remember_many(void **state)
+{
+    struct fix f;
+    struct oh_filechan fc = {0};
+    const struct oh_file_transport *tp = NULL;
+    void *t = NULL;
+    struct oh_err err = {0};
+    char p[64];
+
+    fix_open(&f, "after = move\nstable = 1\n");
+    assert_int_equal(oh_sftp_transport_open(f.ch.cfg, "drop", &t, &tp, &err), 0);
+    assert_int_equal(oh_filechan_configure(&fc, &f.ch, &err), 0);
+    fc.tp = tp;
+    fc.t = t;
+    fc.remember_many = memo_remember_many;
+    f.memo.sp = f.sp;
+    many_files(100); /* groups of 64 and 36 */
+    f.memo.fail = 1;
+    assert_int_equal(oh_filechan_poll(&fc, &f.ch, f.sp, &err), OH_EAGAIN);
+    assert_int_equal(f.memo.calls, 2);
+    assert_int_equal(f.memo.n, 0);
+    assert_int_equal(incoming(&f), 100);
+    for (int i = 0; i < 100; i++) {
+        fname(p, sizeof(p), "", i);
+        assert_true(remote_exists(p));
+    }
+    f.memo.fail = 0;
+    f.memo.calls = 0;
+    assert_int_equal(oh_filechan_poll(&fc, &f.ch, f.sp, &err), 0);
+    assert_int_equal(f.memo.calls, 2);
+    assert_int_equal(f.memo.n, 100);
+    assert_int_equal(f.memo.bad_order, 0);
+    assert_int_equal(incoming(&f), 200); /* each file once more: nothing lost */
+    for (int i = 0; i < 100; i++) {
+        fname(p, sizeof(p), "processed/", i);
+        assert_true(remote_exists(p));
+    }
+    oh_filechan_clear(&fc);
+    oh_sftp_transport_close(t);
+    fix_close(&f);
+}
+
 /* Outbound through the channel: named from the template, never overwritten. */
 static void test_deliver(void **state)
 {
@@ -528,6 +586,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remember_fails_nothing_moved_refetched, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_files_mid_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_remember_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
