@@ -9,7 +9,15 @@
 #   openssh-sftp   sftp -b with `get *` into a local directory
 #   orderhub-fetch the transport's list + fetch of every file into a local directory
 #   orderhub-pickup one pass of the file-channel engine into a spool
-#                  (after = keep, stable = 1): fetch + spool commit (fsync) per file
+#                  (after = keep, stable = 1): fetch + spool commit (fsync),
+#                  "seen" keys in memory
+#   orderhub-pickup-store       the same with the seen keys in the store
+#                  (MariaDB, scratch database): a look-up and a remember
+#                  (one commit) per file, as the daemon's channel ops do
+#   orderhub-pickup-store-many  the same, each group's keys remembered in one
+#                  statement (oh_store_remember_many)
+#                  (the two store rows only when OH_DB_USER is set:
+#                  eval "$(scripts/mariadb env)")
 # Builds a release tree (tests off, so no fault hooks) in $OH_BUILD_DIR or
 # build-bench/ at the repository root (warnings not fatal: it is a measurement).
 #
@@ -23,11 +31,12 @@ BUILD=${OH_BUILD_DIR:-$ROOT/build-bench}
 RUNS=${1:-3}
 
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DORDERHUB_TESTS=OFF -DORDERHUB_WERROR=OFF >/dev/null
-cmake --build "$BUILD" --target oh_conn_sftp oh_conn_dir oh_spool oh_core -j2 >/dev/null
+cmake --build "$BUILD" --target oh_conn_sftp oh_conn_dir oh_spool oh_store oh_core -j2 >/dev/null
 # shellcheck disable=SC2046
-cc -O2 -std=c11 -D_GNU_SOURCE -I"$ROOT" -I"$ROOT/core" "$HERE/bench_sftp.c" \
-    "$BUILD/liboh_conn_dir.a" "$BUILD/liboh_conn_sftp.a" "$BUILD/liboh_spool.a" "$BUILD/liboh_core.a" \
-    $(pkg-config --libs libssh2 libcrypto inih jansson) -lpthread -lm -o "$BUILD/bench_sftp"
+cc -O2 -std=c11 -D_GNU_SOURCE -I"$ROOT" -I"$ROOT/core" $(pkg-config --cflags libmariadb) \
+    "$HERE/bench_sftp.c" "$BUILD/liboh_conn_dir.a" "$BUILD/liboh_conn_sftp.a" "$BUILD/liboh_spool.a" \
+    "$BUILD/liboh_store.a" "$BUILD/liboh_core.a" \
+    $(pkg-config --libs libssh2 libcrypto inih jansson libmariadb) -lpthread -lm -o "$BUILD/bench_sftp"
 
 "$ROOT/scripts/sshd" start
 eval "$("$ROOT/scripts/sshd" env)"
@@ -57,7 +66,7 @@ timeit() { # label files bytes cmd...
     "$@" >/dev/null
     t1=$(date +%s.%N)
     awk -v l="$label" -v f="$files" -v b="$bytes" -v a="$t0" -v z="$t1" \
-        'BEGIN { s = z - a; printf "%-16s files=%d seconds=%.3f MiB/s=%.1f files/s=%.0f\n", l, f, s, b / 1048576 / s, f / s }'
+        'BEGIN { s = z - a; printf "%-27s files=%d seconds=%.3f MiB/s=%.1f files/s=%.0f\n", l, f, s, b / 1048576 / s, f / s }'
 }
 
 for case in small big; do
@@ -73,6 +82,13 @@ for case in small big; do
         d="$WORK/p$r-$case" && rm -rf "$d"
         timeit orderhub-pickup "$files" "$bytes" "$BUILD/bench_sftp" pickup \
             "sftp://$OH_SSHD_USER@127.0.0.1:$OH_SSHD_PORT$SRC/$case" "$d"
+        if [ -n "${OH_DB_USER:-}" ]; then
+            for mode in pickup-store pickup-store-many; do
+                d="$WORK/p$r-$case-$mode" && rm -rf "$d"
+                timeit "orderhub-$mode" "$files" "$bytes" "$BUILD/bench_sftp" "$mode" \
+                    "sftp://$OH_SSHD_USER@127.0.0.1:$OH_SSHD_PORT$SRC/$case" "$d"
+            done
+        fi
         if [ -n "${OH_BENCH_BASELINE:-}" ]; then
             d="$WORK/f$r-$case-b" && rm -rf "$d" && mkdir -p "$d"
             timeit baseline-fetch "$files" "$bytes" "$OH_BENCH_BASELINE" fetch \

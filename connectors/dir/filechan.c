@@ -353,15 +353,34 @@ done:
     return rc;
 }
 
+static void file_key(const struct oh_file_info *f, char *key, size_t n)
+{
+    snprintf(key, n, "file:%s:%lld:%lld", f->name, (long long)f->size, (long long)f->mtime);
+}
+
+/* The next file after i that the loop below will look up (no marker to
+ * ask the server about), or n. */
+static size_t next_candidate(const struct oh_filechan *fc, const struct oh_file_info *files,
+                             size_t n, size_t i)
+{
+    if (fc->marker)
+        return n;
+    for (size_t j = i + 1; j < n; j++)
+        if (eligible(fc, files[j].name) &&
+            (fc->stable_looks <= 1 || unchanged_since_last(fc, &files[j])))
+            return j;
+    return n;
+}
+
 int oh_filechan_poll(struct oh_filechan *fc, struct oh_channel *ch, struct oh_spool *sp,
                      struct oh_err *err)
 {
     struct oh_file_info *files = NULL;
     struct group *gs = NULL, *cur, *prev;
     struct poll_state ps = {.fc = fc, .ch = ch, .sp = sp, .err = err};
-    size_t n = 0;
-    int rc;
-    char key[1200], q[512];
+    size_t n = 0, ahead = (size_t)-1; /* a file whose "seen" is already known */
+    int rc, ahead_seen = 0;
+    char key[1200], key2[1200], q[512];
 
     if ((rc = fc->tp->list(fc->t, &files, &n, err)) < 0)
         return rc;
@@ -389,10 +408,23 @@ int oh_filechan_poll(struct oh_filechan *fc, struct oh_channel *ch, struct oh_sp
                      oh_logq(q, sizeof(q), f->name), (long long)f->size);
             continue;
         }
-        snprintf(key, sizeof(key), "file:%s:%lld:%lld", f->name, (long long)f->size,
-                 (long long)f->mtime);
-        if (ch->ops && ch->ops->seen && (rc = ch->ops->seen(ch, key, &seen, &ferr)) < 0)
+        file_key(f, key, sizeof(key));
+        if (ahead == i) {
+            seen = ahead_seen;
+        } else if (ch->ops && ch->ops->seen_pair) {
+            /* Two files per store round trip: this one and the next
+             * candidate, whose answer is kept for when the loop gets there. */
+            size_t j = next_candidate(fc, files, n, i);
+            int seen_j = 0;
+            if (j < n)
+                file_key(&files[j], key2, sizeof(key2));
+            if ((rc = ch->ops->seen_pair(ch, key, j < n ? key2 : NULL, &seen, &seen_j, &ferr)) < 0)
+                goto next;
+            ahead = j;
+            ahead_seen = seen_j;
+        } else if (ch->ops && ch->ops->seen && (rc = ch->ops->seen(ch, key, &seen, &ferr)) < 0) {
             goto next;
+        }
         if (seen) {
             /* Spooled before; only the after-step may be missing (a crash
              * between commit and move). Finish it. */

@@ -60,6 +60,7 @@ struct memo {
     struct oh_spool *sp; /* check the order */
     size_t bad_order;    /* remembers that broke it */
     size_t calls;        /* memo_remember_many calls */
+    size_t pairs;        /* memo_seen_pair calls */
 };
 
 static int remote_exists(const char *rel);
@@ -91,9 +92,19 @@ static int memo_remember(struct oh_channel *ch, const char *k, struct oh_err *er
     return 0;
 }
 
+static int memo_seen_pair(struct oh_channel *ch, const char *a, const char *b, int *seen_a,
+                          int *seen_b, struct oh_err *err)
+{
+    struct memo *m = ch->ops_ud;
+    m->pairs++;
+    *seen_b = 0;
+    return memo_seen(ch, a, seen_a, err) < 0 || (b && memo_seen(ch, b, seen_b, err) < 0) ? -1 : 0;
+}
+
 static const struct oh_channel_ops memo_ops = {
     .seen = memo_seen,
     .remember = memo_remember,
+    .seen_pair = memo_seen_pair,
 };
 
 struct fix {
@@ -363,6 +374,7 @@ static void test_group_pickup_many(void **state)
     assert_int_equal(incoming(&f), 150);
     assert_int_equal(f.memo.n, 150);
     assert_int_equal(f.memo.bad_order, 0);
+    assert_int_equal(f.memo.pairs, 75); /* two files per look-up */
     for (int i = 0; i < 150; i++) {
         fname(p, sizeof(p), "", i);
         assert_int_equal(entries_from(f.sp, p), 1);
