@@ -541,8 +541,26 @@ static void writer_kick(struct oh_spool_writer *w, int all)
     }
 }
 
+/* The writer's file in tmp/ is made when the first bytes go out (the buffer
+ * filled up, or commit): a small entry's file is then created by whoever
+ * commits it, which for a group commit is a thread of its own, not the one
+ * fetching the payloads. */
+static int writer_file(struct oh_spool_writer *w, struct oh_err *err)
+{
+    int rc;
+    if (w->fd >= 0)
+        return 0;
+    if ((rc = sp_tmp_take(w->sp, "w.", w->tmp, &w->fd, err)) < 0) {
+        w->tmp[0] = '\0';
+        w->failed = 1;
+    }
+    return rc;
+}
+
 static int writer_put(struct oh_spool_writer *w, const void *data, size_t len, struct oh_err *err)
 {
+    if (writer_file(w, err) < 0)
+        return OH_ERROR;
     if (len && oh_write_all(w->fd, data, len) < 0) {
         w->failed = 1;
         return oh_err_retry(err, OH_ERROR, "%s: write failed: %s", w->tmp, strerror(errno));
@@ -554,7 +572,8 @@ static int writer_put(struct oh_spool_writer *w, const void *data, size_t len, s
 
 static int writer_flush(struct oh_spool_writer *w, struct oh_err *err)
 {
-    if (w->blen && writer_put(w, w->buf, w->blen, err) < 0)
+    /* at commit even an empty buffer needs its file */
+    if (writer_put(w, w->buf, w->blen, err) < 0)
         return OH_ERROR;
     w->blen = 0;
     return 0;
@@ -566,7 +585,7 @@ int oh_spool_writer_open(struct oh_spool *sp, const struct oh_spool_meta *m,
     struct oh_spool_writer *w = NULL;
     struct oh_spool_meta c;
     char hdr[SP_HDR_MAX];
-    int rc, hlen;
+    int hlen;
 
     *out = NULL;
     meta_prepare(m, &c);
@@ -575,21 +594,15 @@ int oh_spool_writer_open(struct oh_spool *sp, const struct oh_spool_meta *m,
     if (!(w = calloc(1, sizeof(*w))) || !(w->buf = malloc(WRITER_BUF)))
         abort();
     w->sp = sp;
-    /* The entry's id is taken at commit, so that FIFO order is the order in
-     * which entries became durable, not the order writers were opened. */
-    if ((rc = sp_tmp_take(sp, "w.", w->tmp, &w->fd, err)) < 0) {
-        w->tmp[0] = '\0';
-        goto done;
-    }
-    /* The header is buffered with the payload: a small entry is one write. */
+    /* No file yet: writer_file makes it when the first bytes go out. The
+     * entry's id is taken at commit, so that FIFO order is the order in
+     * which entries became durable, not the order writers were opened. The
+     * header is buffered with the payload: a small entry is one write. */
+    w->fd = -1;
     memcpy(w->buf, hdr, (size_t)hlen);
     w->blen = (size_t)hlen;
     *out = w;
-    w = NULL;
-    rc = 0;
-done:
-    oh_spool_writer_abort(w);
-    return rc;
+    return 0;
 }
 
 int oh_spool_writer_write(struct oh_spool_writer *w, const void *data, size_t len,

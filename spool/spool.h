@@ -101,7 +101,9 @@ int oh_spool_enqueue(struct oh_spool *sp, const struct oh_spool_meta *m, const v
                      size_t len, char id[OH_SPOOL_ID_MAX], struct oh_err *err);
 
 /* Streaming enqueue for large payloads (bounded memory). Nothing is visible
- * in incoming/ until commit returns 0; abort (or a crash) leaves nothing. */
+ * in incoming/ until commit returns 0; abort (or a crash) leaves nothing.
+ * The file in tmp/ is made when the first 64 KiB are written out, or at
+ * commit: a spool that cannot create files fails the write or the commit. */
 struct oh_spool_writer;
 int oh_spool_writer_open(struct oh_spool *sp, const struct oh_spool_meta *m,
                          struct oh_spool_writer **out, struct oh_err *err);
