@@ -131,6 +131,20 @@ static int problem(struct loader *ld, int rc, const struct oh_err *e)
     return ld->check_only ? 0 : rc;
 }
 
+/* A [hub] number out of [lo, hi] is a problem; *v falls back to def. */
+static int in_range(struct loader *ld, const struct oh_hub *h, const struct oh_conf_section *s,
+                    const char *key, long lo, long hi, long def, long *v)
+{
+    struct oh_err e;
+
+    if (*v >= lo && *v <= hi)
+        return 0;
+    oh_err_set(&e, OH_EINVAL, "%s:%d: %s: must be from %ld to %ld", h->conf->path,
+               oh_conf_line(s, key), key, lo, hi);
+    *v = def;
+    return problem(ld, OH_EINVAL, &e);
+}
+
 static char *resolve_path(const char *config_path, const char *p)
 {
     char dirbuf[PATH_MAX], *out;
@@ -174,20 +188,9 @@ static int load_settings(struct oh_hub *h, struct loader *ld)
     SETTING(oh_conf_bool(s, "archive", 0, &set->archive, &e));
     SETTING(oh_conf_bool(s, "syslog", 0, &set->syslog, &e));
 #undef SETTING
-    if (set->workers < 1 || set->workers > 64) {
-        oh_err_set(&e, OH_EINVAL, "%s:%d: workers: must be from 1 to 64", h->conf->path,
-                   oh_conf_line(s, "workers"));
-        if ((rc = problem(ld, OH_EINVAL, &e)) < 0)
-            return rc;
-        set->workers = 2;
-    }
-    if (set->worker_nice < 0 || set->worker_nice > 19) {
-        oh_err_set(&e, OH_EINVAL, "%s:%d: worker_nice: must be from 0 to 19", h->conf->path,
-                   oh_conf_line(s, "worker_nice"));
-        if ((rc = problem(ld, OH_EINVAL, &e)) < 0)
-            return rc;
-        set->worker_nice = 5;
-    }
+    if ((rc = in_range(ld, h, s, "workers", 1, 64, 2, &set->workers)) < 0 ||
+        (rc = in_range(ld, h, s, "worker_nice", 0, 19, 5, &set->worker_nice)) < 0)
+        return rc;
     if (set->batch < 1 || set->batch > 10000)
         set->batch = 256;
     set->outbox_attempts = (int)attempts;
