@@ -266,6 +266,20 @@ static int run(const struct oh_map *m, const char *format, const char *data, siz
     if ((rc = f->decode(a, data, len, opts, &root, err)) < 0)
         goto done;
     ev.doc = root;
+    if (!m->each && !m->group_by && strcmp(fname, "csv") == 0 && root->type == OH_NODE_ARRAY &&
+        root->first && root->first->next) {
+        /* One record from the whole file would read the first row and drop
+         * the others without a word. */
+        size_t rows = 0;
+        for (const struct oh_node *c = root->first; c; c = c->next)
+            rows++;
+        rc = oh_err_set(err, OH_EINVAL,
+                        "%s: the CSV has %zu rows but the mapping has neither each nor "
+                        "group-by, so it would make one record from the first row and drop "
+                        "the rest (each .[] makes a record per row, group-by one per group)",
+                        m->short_name, rows);
+        goto done;
+    }
     if (m->each) {
         oh_map_walk(m->each->steps, m->each->nsteps, root, &recs);
     } else if (m->group_by && root->type == OH_NODE_ARRAY) {

@@ -251,6 +251,12 @@ static void test_document_errors(void **state)
     assert_non_null(strstr(err.msg, "json: line 1"));
     assert_null(mt_run_ctx("from csv\nto order\nnumber = .a\n", "a,b\n\"x", &ctx, &err));
     assert_non_null(strstr(err.msg, "unterminated quoted field"));
+    /* a CSV of several rows without each or group-by is refused, not cut
+     * down to its first row; one row is one record */
+    assert_null(mt_run_ctx("from csv\nto order\nnumber = .a\n", "a\n1\n2\n", &ctx, &err));
+    assert_non_null(strstr(err.msg, "the CSV has 2 rows but the mapping has neither each nor group-by"));
+    check(mt_run("from csv\nto order\nnumber = .a\n", "a\n1\n"),
+          "[{\"channel\":\"test-ch\",\"number\":\"1\"}]");
     /* no each and no match: one record; each with no match: none */
     check(mt_run(HDR "each .none[]\nnumber = .a\n", "{\"a\":\"1\"}"), "[]");
 }
