@@ -56,7 +56,9 @@ static const char *const dir_names[SP_NDIRS] = {
  * bytes (sync_file_range, not waiting), so that the fdatasync at commit
  * finds most of a large payload already on its way to the disk instead of
  * all of it dirty in the page cache. */
+#ifndef WRITER_KICK /* may be set at build time, for measuring */
 #define WRITER_KICK (8 * 1024 * 1024)
+#endif
 
 struct oh_spool_writer {
     struct oh_spool *sp;
