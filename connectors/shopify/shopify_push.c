@@ -8,7 +8,8 @@
  *   1. GET orders/{id}/fulfillment_orders.json
  *   2. without lines: every open fulfillment order is fulfilled whole;
  *      with lines: each line is matched to fulfillment-order line items by
- *      line item id (or by SKU through GET orders/{id}.json line_items)
+ *      line item id, or by SKU: through the lines of the stored order the
+ *      event carries ("order"), else GET orders/{id}.json line_items
  *   3. POST fulfillments.json with tracking_info and notify_customer.
  *   When nothing is left to fulfil (every fulfillment order closed) the
  *   message is done (OK, logged): that is what a retry after a lost 201
@@ -68,7 +69,22 @@ static int fo_open(json_t *fo)
     return st && (strcmp(st, "open") == 0 || strcmp(st, "in_progress") == 0);
 }
 
-/* For SKU-only lines: line item id of the order's line with that SKU. */
+/* The id (member idkey) of the first line in lines with that SKU, or 0. */
+static long long line_by_sku(json_t *lines, const char *idkey, const char *sku)
+{
+    json_t *ol;
+    size_t k;
+    long long id;
+
+    json_array_foreach(lines, k, ol) {
+        const char *osku = json_string_value(json_object_get(ol, "sku"));
+        if (osku && strcmp(osku, sku) == 0 && json_id(json_object_get(ol, idkey), &id) == 0)
+            return id;
+    }
+    return 0;
+}
+
+/* For SKU-only lines: the order's line items, from Shopify. */
 static int line_ids_by_sku(struct shopify *s, long long oid, json_t **out, struct oh_err *err)
 {
     struct oh_http_response r = {0};
@@ -147,20 +163,18 @@ static int ship(struct oh_channel *ch, struct shopify *s, json_t *p, struct oh_e
             if (want <= 0)
                 continue;
             if (json_id(json_object_get(ln, "external_id"), &line_item) < 0) {
-                json_t *ol;
-                size_t k;
                 if (!sku) {
                     rc = oh_err_set(err, OH_EINVAL, "shopify %s: order %lld: shipment line %zu has neither external_id nor sku",
                                     ch->name, oid, i + 1);
                     goto done;
                 }
-                if (!order_lines && (rc = line_ids_by_sku(s, oid, &order_lines, err)) < 0)
-                    goto done;
-                json_array_foreach(order_lines, k, ol) {
-                    const char *osku = json_string_value(json_object_get(ol, "sku"));
-                    if (osku && strcmp(osku, sku) == 0 &&
-                        json_id(json_object_get(ol, "id"), &line_item) == 0)
-                        break;
+                /* the stored order in the payload knows its lines' ids;
+                 * else ask Shopify for the order's line items */
+                line_item = line_by_sku(json_object_get(ord, "lines"), "external_id", sku);
+                if (!line_item) {
+                    if (!order_lines && (rc = line_ids_by_sku(s, oid, &order_lines, err)) < 0)
+                        goto done;
+                    line_item = line_by_sku(order_lines, "id", sku);
                 }
                 if (!line_item) {
                     rc = oh_err_set(err, OH_EINVAL, "shopify %s: order %lld has no line with sku %s",

@@ -29,7 +29,8 @@ POST /_control {"op": ...}:
   update_after      {"n": K, "ids": [..], "updated_at": ...}: the same, applied
                     just before the K-th orders.json request is answered
   pushed            -> {"fulfillments":[..], "inventory_sets":[..]}
-  stats             -> {"requests": N, "orders_requests": N, "throttled": N}
+  stats             -> {"requests": N, "orders_requests": N, "order_gets": N
+                        (GET orders/{id}.json), "throttled": N}
   set_fo_status     {"order_id": N, "status": "closed"}
 """
 import argparse
@@ -180,6 +181,7 @@ class Handler(FakeHandler):
         mm = re.match(r"^orders/(\d+)\.json$", rest)
         if method == "GET" and mm:
             with s.lock:
+                s.order_gets += 1
                 o = s.orders.get(int(mm.group(1)))
                 if not o:
                     return self.err(404, "Not Found")
@@ -392,7 +394,8 @@ class Handler(FakeHandler):
             return 200, {"fulfillments": s.fulfillments, "inventory_sets": s.inventory_sets}
         if op == "stats":
             return 200, {"requests": s.requests, "orders_requests": s.orders_requests,
-                         "throttled": s.throttled, "orders": len(s.orders)}
+                         "order_gets": s.order_gets, "throttled": s.throttled,
+                         "orders": len(s.orders)}
         if op == "set_fo_status":
             o = s.orders.get(int(req["order_id"]))
             if not o:
@@ -421,7 +424,7 @@ def main():
         srv.level = 0.0
         srv.last_leak = time.monotonic()
         srv.faults = Faults(a.seed)
-        srv.requests = srv.orders_requests = srv.throttled = 0
+        srv.requests = srv.orders_requests = srv.throttled = srv.order_gets = 0
         srv.pending_updates = []
         srv.fos = {}
         srv.fulfillments = []

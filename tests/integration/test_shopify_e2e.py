@@ -161,6 +161,7 @@ to = @origin
                            f"'{json.dumps(payload)}', UTC_TIMESTAMP(3) - INTERVAL 1 SECOND); "
                            "SELECT LAST_INSERT_ID()")[0][0]
 
+        gets0 = fake.control(op="stats")["order_gets"]
         with open(os.path.join(env.dir, "wms", "confirm.csv.tmp"), "w") as f:
             f.write("shipment_id,order_id,order_channel,shipped_at,carrier,service,"
                     "tracking_number,line_no,sku,qty,weight_kg\n"
@@ -181,6 +182,9 @@ to = @origin
         check(mine[0]["tracking_company"] == "UPS", "carrier sent")
         check(sorted(li["id"] for li in mine[0]["line_items"]) == [50000000010, 50000000011],
               "every line of the order fulfilled")
+        check(fake.control(op="stats")["order_gets"] == gets0,
+              "shipment lines given by SKU matched through the stored order's lines, "
+              "without asking Shopify for the order")
         check(env.scalar("SELECT status FROM orders WHERE external_id='5000000001'") == "shipped",
               "the order is shipped in the store")
 
