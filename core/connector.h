@@ -76,6 +76,10 @@ struct oh_channel_ops {
      * means ask `seen` once per key (oh_channel_seen_pair does either). */
     int (*seen_pair)(struct oh_channel *ch, const char *a, const char *b, int *seen_a,
                      int *seen_b, struct oh_err *err);
+    /* n keys in one store round trip: all remembered on 0, none on failure.
+     * Optional: NULL means `remember` once per key. */
+    int (*remember_many)(struct oh_channel *ch, const char *const *keys, size_t n,
+                         struct oh_err *err);
     /* EDI partners: the control numbers recorded for n->outbox_id, or new
      * ones taken from the channel's counters and recorded with the expected
      * acknowledgement, in one transaction (a retry sends the same numbers). */

@@ -261,14 +261,19 @@ static void group_finish(struct poll_state *ps, struct group *g)
     struct oh_err merr;
     int mrc = 0;
 
+    /* the owner's hook, else the channel's (the daemon's store) */
+    int (*many)(struct oh_channel *, const char *const *, size_t, struct oh_err *) =
+        ps->fc->remember_many ? ps->fc->remember_many
+                              : ch->ops ? ch->ops->remember_many : NULL;
+
     group_wait(g);
     oh_err_clear(&merr);
-    if (ps->fc->remember_many) {
+    if (many) {
         for (size_t i = 0; i < g->n; i++)
             if (g->rcs[i] == 0)
                 keys[nk++] = g->it[i].key;
         if (nk)
-            mrc = ps->fc->remember_many(ch, keys, nk, &merr);
+            mrc = many(ch, keys, nk, &merr);
     }
     for (size_t i = 0; i < g->n; i++) {
         struct item *it = &g->it[i];
@@ -284,7 +289,7 @@ static void group_finish(struct poll_state *ps, struct group *g)
         snprintf(it->id, sizeof(it->id), "%s", g->ids[i]);
         oh_info("file.spooled", "channel=%s file=%s bytes=%lld sha256=%s spool_id=%s", ch->name,
                 oh_logq(q, sizeof(q), it->f->name), (long long)it->f->size, it->sha, it->id);
-        if (ps->fc->remember_many) {
+        if (many) {
             if ((rc = mrc) < 0) {
                 ferr = merr;
                 goto next;

@@ -83,8 +83,9 @@ struct oh_filechan {
     size_t nlast;
     /* Optional, set by the owner after configure: remembers the identities
      * of a committed group in one store round trip (all of them on 0, none
-     * on failure; e.g. over oh_store_remember_many). NULL: ch->ops->remember
-     * once per file. Called from the polling thread. */
+     * on failure; e.g. over oh_store_remember_many). NULL: the channel's
+     * ch->ops->remember_many (the daemon's: one statement per group), else
+     * ch->ops->remember once per file. Called from the polling thread. */
     int (*remember_many)(struct oh_channel *ch, const char *const *keys, size_t n,
                          struct oh_err *err);
 };

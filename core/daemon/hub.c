@@ -61,6 +61,25 @@ static int op_remember(struct oh_channel *ch, const char *key, struct oh_err *er
     return tls_store ? oh_store_remember(tls_store, ch->name, key, err) : no_store(err);
 }
 
+static int op_remember_many(struct oh_channel *ch, const char *const *keys, size_t n,
+                            struct oh_err *err)
+{
+    struct oh_seen_key *k;
+    int rc;
+
+    if (!tls_store)
+        return no_store(err);
+    if (!(k = calloc(n ? n : 1, sizeof(*k))))
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        k[i].channel = ch->name;
+        k[i].key = keys[i];
+    }
+    rc = oh_store_remember_many(tls_store, k, n, err);
+    free(k);
+    return rc;
+}
+
 static int op_edi_numbers(struct oh_channel *ch, struct oh_edi_numbers *n, struct oh_err *err)
 {
     int rc;
@@ -105,6 +124,7 @@ static const struct oh_channel_ops store_ops = {
     .seen = op_seen,
     .seen_pair = op_seen_pair,
     .remember = op_remember,
+    .remember_many = op_remember_many,
     .edi_numbers = op_edi_numbers,
     .edi_overdue = op_edi_overdue,
 };
