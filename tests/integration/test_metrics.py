@@ -140,6 +140,7 @@ def main():
         write(env, f"""[hub]
 spool = {env.dir}/spool
 workers = 2
+worker_nice = 5
 
 [store]
 host = 127.0.0.1
@@ -161,8 +162,8 @@ poll = 0
 """)
         d = Daemon(env, {"OH_TEST_SHOPIFY_TOKEN": "shpat_x", "OH_TEST_SHOPIFY_SECRET": SECRET})
 
-        # [hub] worker_nice (default 5): the two workers run 5 above the
-        # daemon's nice value, every other thread at it
+        # [hub] worker_nice = 5: the two workers run 5 above the daemon's
+        # nice value, every other thread at it
         def nices():
             out = []
             for tid in os.listdir(f"/proc/{d.p.pid}/task"):
