@@ -24,6 +24,8 @@
 #include <cmocka.h>
 
 #include "spool/spool.h"
+#define SPOOL_FX_TAG "test"
+#include "spool_testfx.h"
 #include "spool/spool_int.h" /* SP_FREE_SYNC_EVERY */
 #include "util.h"
 
@@ -39,46 +41,7 @@ static void fmt(char *out, size_t n, const char *f, ...)
     va_end(ap);
 }
 
-struct fx {
-    char root[PATH_MAX];
-    struct oh_spool *sp;
-};
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-    const char *t = getenv("TMPDIR");
-    struct oh_err err = {0};
-
-    if (!f)
-        return -1;
-    fmt(f->root, sizeof(f->root), "%s/oh-spool-test-XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(f->root))
-        return -1;
-    if (oh_spool_open(f->root, NULL, &f->sp, &err) != 0) {
-        fprintf(stderr, "open: %s\n", err.msg);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-
-    unsetenv("OH_FAULTS"); /* a failed fault test must not spill over */
-    oh_spool_free(f->sp);
-    nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
-}
 
 /* Reopens the fixture's spool with other options. */
 static void reopen(struct fx *f, const struct oh_spool_opts *o)
@@ -1261,32 +1224,32 @@ static void test_s1_sigkill_leaves_no_partial_entry(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_s5_roundtrip_binary, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_payload_and_received_at_default, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_s6_fifo_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_s6_claim_sees_later_entries, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_s3_claim_skips_lost_race, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_header_escaping, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hand_written_entries, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_defer_backoff, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_defer_seen_across_handles, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_attempts_exhausted_goes_dead, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kill_and_retry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_s4_recover_after_crash, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_s1_faults_leave_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_defer_fault_keeps_entry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_max_size, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_archive, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_done_file_recycled, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recycle_needs_active_fsync, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_show_count, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_5mb, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_abort_leaves_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_s6_concurrent_enqueue_distinct, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_s3_concurrent_claim_exactly_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_s1_sigkill_leaves_no_partial_entry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_s5_roundtrip_binary, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_payload_and_received_at_default, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_s6_fifo_order, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_s6_claim_sees_later_entries, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_s3_claim_skips_lost_race, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_header_escaping, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_hand_written_entries, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_defer_backoff, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_defer_seen_across_handles, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_attempts_exhausted_goes_dead, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_kill_and_retry, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_s4_recover_after_crash, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_s1_faults_leave_nothing, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_defer_fault_keeps_entry, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_max_size, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_archive, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_done_file_recycled, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_recycle_needs_active_fsync, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_list_show_count, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_open_errors, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_writer_5mb, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_writer_abort_leaves_nothing, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_s6_concurrent_enqueue_distinct, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_s3_concurrent_claim_exactly_once, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_s1_sigkill_leaves_no_partial_entry, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,50 +21,12 @@
 #include <cmocka.h>
 
 #include "spool/spool.h"
+#define SPOOL_FX_TAG "group"
+#include "spool_testfx.h"
 
 #define N 5
 
-struct fx {
-    char root[PATH_MAX];
-    struct oh_spool *sp;
-};
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-    const char *t = getenv("TMPDIR");
-    struct oh_err err = {0};
-
-    if (!f)
-        return -1;
-    if ((size_t)snprintf(f->root, sizeof(f->root), "%s/oh-spool-group-XXXXXX",
-                         t && *t ? t : "/tmp") >= sizeof(f->root) ||
-        !mkdtemp(f->root))
-        return -1;
-    if (oh_spool_open(f->root, NULL, &f->sp, &err) != 0) {
-        fprintf(stderr, "open: %s\n", err.msg);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-
-    unsetenv("OH_FAULTS");
-    oh_spool_free(f->sp);
-    nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
-}
 
 static size_t files_in(const struct fx *f, const char *sub)
 {
@@ -206,9 +168,9 @@ static void test_group_dirfsync_fails_all(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_group_commits_all, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_group_one_fails_rest_committed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_group_dirfsync_fails_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commits_all, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_group_one_fails_rest_committed, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_group_dirfsync_fails_all, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,14 +22,11 @@
 #include <cmocka.h>
 
 #include "spool/spool.h"
+#define SPOOL_FX_TAG "reap"
+#include "spool_testfx.h"
 
 /* More than the recycling pool keeps (256), so most go to the reaper. */
 #define MANY 1200
-
-struct fx {
-    char root[PATH_MAX];
-    struct oh_spool *sp;
-};
 
 static void fmt(char *out, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
 static void fmt(char *out, size_t n, const char *f, ...)
@@ -41,36 +38,7 @@ static void fmt(char *out, size_t n, const char *f, ...)
     va_end(ap);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
 
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-    const char *t = getenv("TMPDIR");
-    struct oh_err err = {0};
-
-    if (!f)
-        return -1;
-    fmt(f->root, sizeof(f->root), "%s/oh-spool-reap-XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(f->root) || oh_spool_open(f->root, NULL, &f->sp, &err) != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-
-    oh_spool_free(f->sp);
-    nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
-}
 
 static size_t files_in(const struct fx *f, const char *sub)
 {
@@ -239,9 +207,9 @@ static void test_two_handles(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_done_past_pool_leaves_at_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_crash_with_removals_queued, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_done_past_pool_leaves_at_once, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_crash_with_removals_queued, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_two_handles, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
