@@ -2,16 +2,21 @@
  * spool_testfx.h — the fixture the spool tests share: a fresh spool in its
  * own temporary directory (under $TMPDIR, else /tmp), removed with
  * everything in it afterwards. Define SPOOL_FX_TAG (a word for the
- * directory name) before including it; the tests use fx_setup and
- * fx_teardown as cmocka's setup and teardown.
+ * directory name) before including it, after cmocka.h; the tests use
+ * fx_setup and fx_teardown as cmocka's setup and teardown, and the helpers
+ * below to look at the spool's directories.
  */
 #ifndef OH_SPOOL_TESTFX_H
 #define OH_SPOOL_TESTFX_H
 
+#include <dirent.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "spool/spool.h"
 
@@ -48,6 +53,42 @@ static int fx_setup(void **state)
     }
     *state = f;
     return 0;
+}
+
+static inline void fmt(char *out, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static inline void fmt(char *out, size_t n, const char *f, ...)
+{
+    va_list ap;
+
+    va_start(ap, f);
+    vsnprintf(out, n, f, ap);
+    va_end(ap);
+}
+
+/* Entries of any kind, dot files included, in ROOT/sub. */
+static inline size_t files_in(const struct fx *f, const char *sub)
+{
+    char path[PATH_MAX];
+    DIR *d;
+    struct dirent *de;
+    size_t n = 0;
+
+    fmt(path, sizeof(path), "%s/%s", f->root, sub);
+    assert_non_null(d = opendir(path));
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            n++;
+    closedir(d);
+    return n;
+}
+
+static inline int exists(const struct fx *f, const char *sub, const char *name)
+{
+    char path[PATH_MAX];
+    struct stat st;
+
+    fmt(path, sizeof(path), "%s/%s/%s", f->root, sub, name);
+    return stat(path, &st) == 0;
 }
 
 static int fx_teardown(void **state)

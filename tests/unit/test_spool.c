@@ -31,17 +31,6 @@
 
 /* snprintf that tests may truncate on purpose (keeps -Wformat-truncation
  * quiet about fixed-size buffers). */
-static void fmt(char *out, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static void fmt(char *out, size_t n, const char *f, ...)
-{
-    va_list ap;
-
-    va_start(ap, f);
-    vsnprintf(out, n, f, ap);
-    va_end(ap);
-}
-
-
 
 /* Reopens the fixture's spool with other options. */
 static void reopen(struct fx *f, const struct oh_spool_opts *o)
@@ -60,32 +49,6 @@ static size_t count(struct oh_spool *sp, enum oh_spool_queue q)
 
     assert_int_equal(oh_spool_count(sp, q, &n, &err), 0);
     return n;
-}
-
-/* Entries of any kind, dot files included, in ROOT/sub. */
-static size_t files_in(const struct fx *f, const char *sub)
-{
-    char path[PATH_MAX];
-    DIR *d;
-    struct dirent *de;
-    size_t n = 0;
-
-    fmt(path, sizeof(path), "%s/%s", f->root, sub);
-    assert_non_null(d = opendir(path));
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            n++;
-    closedir(d);
-    return n;
-}
-
-static int exists(const struct fx *f, const char *sub, const char *name)
-{
-    char path[PATH_MAX];
-    struct stat st;
-
-    fmt(path, sizeof(path), "%s/%s/%s", f->root, sub, name);
-    return stat(path, &st) == 0;
 }
 
 static char *slurp(const struct fx *f, const char *sub, const char *name, size_t *len)

@@ -26,9 +26,8 @@
 
 #define N 5
 
-
-
-static size_t files_in(const struct fx *f, const char *sub)
+/* Entries in ROOT/sub, dot files left out. */
+static size_t visible_in(const struct fx *f, const char *sub)
 {
     char p[PATH_MAX + 16];
     DIR *d;
@@ -106,8 +105,8 @@ static void test_group_commits_all(void **state)
         if (i > 0)
             assert_true(strcmp(ids[i - 1], ids[i]) < 0);
     }
-    assert_int_equal(files_in(f, "incoming"), N);
-    assert_int_equal(files_in(f, "tmp"), 0);
+    assert_int_equal(visible_in(f, "incoming"), N);
+    assert_int_equal(visible_in(f, "tmp"), 0);
 }
 
 /* One writer that failed (over max_size) and one whose fsync fails are
@@ -139,8 +138,8 @@ static void test_group_one_fails_rest_committed(void **state)
         assert_int_equal(rcs[i], 0);
         check_entry(f, ids[i], i);
     }
-    assert_int_equal(files_in(f, "incoming"), N - 2);
-    assert_int_equal(files_in(f, "tmp"), 0);
+    assert_int_equal(visible_in(f, "incoming"), N - 2);
+    assert_int_equal(visible_in(f, "tmp"), 0);
 }
 
 /* S1: without the directory fsync nothing of the group stays. */
@@ -161,8 +160,8 @@ static void test_group_dirfsync_fails_all(void **state)
         assert_true(rcs[i] < 0);
         assert_string_equal(ids[i], "");
     }
-    assert_int_equal(files_in(f, "incoming"), 0);
-    assert_int_equal(files_in(f, "tmp"), 0);
+    assert_int_equal(visible_in(f, "incoming"), 0);
+    assert_int_equal(visible_in(f, "tmp"), 0);
 }
 
 int main(void)

@@ -28,43 +28,6 @@
 /* More than the recycling pool keeps (256), so most go to the reaper. */
 #define MANY 1200
 
-static void fmt(char *out, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static void fmt(char *out, size_t n, const char *f, ...)
-{
-    va_list ap;
-
-    va_start(ap, f);
-    vsnprintf(out, n, f, ap);
-    va_end(ap);
-}
-
-
-
-static size_t files_in(const struct fx *f, const char *sub)
-{
-    char path[PATH_MAX];
-    DIR *d;
-    struct dirent *de;
-    size_t n = 0;
-
-    fmt(path, sizeof(path), "%s/%s", f->root, sub);
-    assert_non_null(d = opendir(path));
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            n++;
-    closedir(d);
-    return n;
-}
-
-static int exists(const struct fx *f, const char *sub, const char *name)
-{
-    char path[PATH_MAX];
-    struct stat st;
-
-    fmt(path, sizeof(path), "%s/%s/%s", f->root, sub, name);
-    return stat(path, &st) == 0;
-}
-
 static size_t entries(struct oh_spool *sp)
 {
     size_t total = 0;
