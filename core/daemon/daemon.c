@@ -141,9 +141,9 @@ static void *poll_thread(void *arg)
     return NULL;
 }
 
-/* Workers yield the CPU to the threads that answer webhooks: an
- * acknowledgement waits for nothing but its own spool write, while a
- * backlog in the spool is safe and drains as soon as the CPU is free.
+/* [hub] worker_nice > 0: workers yield the CPU to the threads that answer
+ * webhooks (an acknowledgement waits for nothing but its own spool write,
+ * while a backlog in the spool is safe and drains once the CPU is free).
  * Linux applies a nice value per thread. */
 static void lower_priority(long nice_by)
 {
