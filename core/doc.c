@@ -33,17 +33,6 @@ int oh_node_set_key(struct oh_arena *a, struct oh_node *n, const char *key, size
     return 0;
 }
 
-struct oh_node *oh_node_append(struct oh_node *parent, struct oh_node *child)
-{
-    if (parent->last)
-        parent->last->next = child;
-    else
-        parent->first = child;
-    parent->last = child;
-    parent->count++;
-    return child;
-}
-
 struct oh_node *oh_node_add(struct oh_arena *a, struct oh_node *obj, const char *key,
                             enum oh_node_type t, const char *s, size_t len)
 {

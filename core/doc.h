@@ -48,7 +48,16 @@ struct oh_node *oh_node_new(struct oh_arena *a, enum oh_node_type t);
 struct oh_node *oh_node_new_str(struct oh_arena *a, enum oh_node_type t, const char *s, size_t len);
 int oh_node_set_key(struct oh_arena *a, struct oh_node *n, const char *key, size_t len);
 /* Appends child to parent (an array or object). Returns child. */
-struct oh_node *oh_node_append(struct oh_node *parent, struct oh_node *child);
+static inline struct oh_node *oh_node_append(struct oh_node *parent, struct oh_node *child)
+{
+    if (parent->last)
+        parent->last->next = child;
+    else
+        parent->first = child;
+    parent->last = child;
+    parent->count++;
+    return child;
+}
 /* Convenience for objects: new child with key. NULL past the arena limit. */
 struct oh_node *oh_node_add(struct oh_arena *a, struct oh_node *obj, const char *key,
                             enum oh_node_type t, const char *s, size_t len);

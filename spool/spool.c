@@ -127,6 +127,21 @@ int sp_tmp_create(struct oh_spool *sp, const char *name, char path[PATH_MAX], in
 
 /* ---- recycled files ----------------------------------------------------- */
 
+int sp_active_to_tmp(struct oh_spool *sp, const char *id, const char *name, char dst[PATH_MAX],
+                     struct oh_err *err)
+{
+    char src[PATH_MAX];
+
+    if (sp_path(sp, SP_ACTIVE, id, src, NULL) < 0 || sp_path(sp, SP_TMP, name, dst, NULL) < 0)
+        return OH_EAGAIN;
+    if (rename(src, dst) < 0) {
+        if (errno == ENOENT)
+            return oh_err_set(err, OH_ENOTFOUND, "%s: cannot remove: %s", src, strerror(errno));
+        return OH_EAGAIN;
+    }
+    return 0;
+}
+
 /* active/ is not fsync'd by oh_spool_done for each entry, so the rename out
  * of it may not be durable yet when the file is put in the pool. A file is
  * written over only once an fsync round of active/ that began after its
@@ -138,9 +153,9 @@ int sp_tmp_create(struct oh_spool *sp, const char *name, char path[PATH_MAX], in
  * creates a new file otherwise. */
 int sp_free_put(struct oh_spool *sp, const char *id, struct oh_err *err)
 {
-    char src[PATH_MAX], dst[PATH_MAX], name[SP_FREE_NAME], fid[OH_SPOOL_ID_MAX];
+    char name[SP_FREE_NAME], fid[OH_SPOOL_ID_MAX], dst[PATH_MAX];
     uint64_t mark;
-    int full, sync = 0;
+    int full, sync = 0, rc;
 
     pthread_mutex_lock(&sp->free_mu);
     full = sp->nfree >= SP_FREE_MAX;
@@ -149,13 +164,8 @@ int sp_free_put(struct oh_spool *sp, const char *id, struct oh_err *err)
         return OH_EAGAIN;
     sp_new_id(fid);
     snprintf(name, sizeof(name), "f.%s", fid);
-    if (sp_path(sp, SP_ACTIVE, id, src, NULL) < 0 || sp_path(sp, SP_TMP, name, dst, NULL) < 0)
-        return OH_EAGAIN;
-    if (rename(src, dst) < 0) {
-        if (errno == ENOENT)
-            return oh_err_set(err, OH_ENOTFOUND, "%s: cannot remove: %s", src, strerror(errno));
-        return OH_EAGAIN;
-    }
+    if ((rc = sp_active_to_tmp(sp, id, name, dst, err)) < 0)
+        return rc;
     pthread_mutex_lock(&sp->gc[SP_ACTIVE].mu);
     mark = sp->gc[SP_ACTIVE].started; /* rounds after this one cover the rename */
     pthread_mutex_unlock(&sp->gc[SP_ACTIVE].mu);
@@ -657,6 +667,16 @@ done:
     return rc;
 }
 
+/* The group's result is its first failure, with that failure's message. */
+static void first_failure(int *rc, int one, const struct oh_err *e, struct oh_err *err)
+{
+    if (one < 0 && *rc == 0) {
+        *rc = one;
+        if (err)
+            *err = *e;
+    }
+}
+
 int oh_spool_writers_commit(struct oh_spool_writer **ws, size_t n, char (*ids)[OH_SPOOL_ID_MAX],
                             int *rcs, struct oh_err *err)
 {
@@ -679,8 +699,7 @@ int oh_spool_writers_commit(struct oh_spool_writer **ws, size_t n, char (*ids)[O
                                 w->tmp);
         else if ((rcs[i] = writer_flush(w, &e2)) == 0)
             writer_kick(w, 1);
-        if (rcs[i] < 0 && rc == 0 && (rc = rcs[i]) < 0 && err)
-            *err = e2;
+        first_failure(&rc, rcs[i], &e2, err);
     }
     /* 2. data durable (S1: before the rename) */
     for (size_t i = 0; i < n; i++) {
@@ -690,8 +709,7 @@ int oh_spool_writers_commit(struct oh_spool_writer **ws, size_t n, char (*ids)[O
         oh_err_clear(&e2);
         rcs[i] = sp_sync_close(w->fd, w->tmp, &e2);
         w->fd = -1;
-        if (rcs[i] < 0 && rc == 0 && (rc = rcs[i]) < 0 && err)
-            *err = e2;
+        first_failure(&rc, rcs[i], &e2, err);
     }
     /* 3. each into incoming/ under an id taken now (S6: durability order) */
     for (size_t i = 0; i < n; i++) {
@@ -710,8 +728,7 @@ int oh_spool_writers_commit(struct oh_spool_writer **ws, size_t n, char (*ids)[O
         }
         if (rcs[i] < 0) {
             ids[i][0] = '\0';
-            if (rc == 0 && (rc = rcs[i]) < 0 && err)
-                *err = e2;
+            first_failure(&rc, rcs[i], &e2, err);
             continue; /* abort below removes tmp */
         }
         w->tmp[0] = '\0'; /* renamed: no longer ours to remove */

@@ -121,6 +121,11 @@ int sp_tmp_take(struct oh_spool *sp, const char *prefix, char path[PATH_MAX], in
  * OH_ENOTFOUND when active/ID is gone, OH_EAGAIN when the pool is full or
  * the rename failed (the caller removes the entry as before). */
 int sp_free_put(struct oh_spool *sp, const char *id, struct oh_err *err);
+/* Renames active/ID to tmp/NAME (dst: its path): 0; OH_ENOTFOUND (err
+ * set) when active/ID is not there; OH_EAGAIN when the rename failed
+ * otherwise (the caller removes the entry another way). */
+int sp_active_to_tmp(struct oh_spool *sp, const char *id, const char *name, char dst[PATH_MAX],
+                     struct oh_err *err);
 /* "DIR/NAME" into out; OH_EINVAL when too long. */
 int sp_path(const struct oh_spool *sp, int d, const char *name, char out[PATH_MAX],
             struct oh_err *err);

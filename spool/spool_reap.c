@@ -131,7 +131,7 @@ int sp_reap_tmp(struct oh_spool *sp, const char *name)
 int sp_reap_put(struct oh_spool *sp, const char *id, struct oh_err *err)
 {
     struct sp_reap *r = &sp->reap;
-    char src[PATH_MAX], dst[PATH_MAX], name[SP_FREE_NAME];
+    char dst[PATH_MAX], name[SP_FREE_NAME];
     int room, rc;
 
     pthread_mutex_lock(&r->mu);
@@ -142,13 +142,8 @@ int sp_reap_put(struct oh_spool *sp, const char *id, struct oh_err *err)
     /* "d." + the entry's id: unique, since an id is never done twice
      * (done takes it out of active/ for good). */
     snprintf(name, sizeof(name), "d.%s", id);
-    if (sp_path(sp, SP_ACTIVE, id, src, NULL) < 0 || sp_path(sp, SP_TMP, name, dst, NULL) < 0)
-        return OH_EAGAIN;
-    if (rename(src, dst) < 0) {
-        if (errno == ENOENT)
-            return oh_err_set(err, OH_ENOTFOUND, "%s: cannot remove: %s", src, strerror(errno));
-        return OH_EAGAIN;
-    }
+    if ((rc = sp_active_to_tmp(sp, id, name, dst, err)) < 0)
+        return rc;
     pthread_mutex_lock(&r->mu);
     rc = push(sp, name);
     pthread_mutex_unlock(&r->mu);

@@ -266,19 +266,18 @@ static int hk_seen(struct oh_channel *ch, const char *key, int *seen, struct oh_
 }
 
 /* Both keys in one store round trip (the connectors ask for the delivery
- * and the order version together). */
+ * and the order version together); a key already known here needs none. */
 static int hk_seen_pair(struct oh_channel *ch, const char *a, const char *b, int *seen_a,
                         int *seen_b, struct oh_err *err)
 {
     struct hook_ctx *x = ch->ops_ud;
-    int rc;
 
-    *seen_a = *seen_b = 0;
-    if (a && (*seen_a = noted(x, ch->name, a)) == 0 && (!b || (*seen_b = noted(x, ch->name, b)) == 0))
+    *seen_a = a && noted(x, ch->name, a);
+    *seen_b = b && noted(x, ch->name, b);
+    if (a && b && !*seen_a && !*seen_b)
         return oh_store_seen_pair(x->st, ch->name, a, b, seen_a, seen_b, err);
-    /* one is known already: the other alone */
-    if (a && !*seen_a && (rc = hk_seen(ch, a, seen_a, err)) < 0)
-        return rc;
+    if (a && !*seen_a)
+        return hk_seen(ch, a, seen_a, err);
     return b && !*seen_b ? hk_seen(ch, b, seen_b, err) : 0;
 }
 

@@ -614,16 +614,6 @@ static int fprim(struct fast *f, struct oh_node **out)
     return 0;
 }
 
-static inline void fappend(struct oh_node *parent, struct oh_node *child)
-{
-    if (parent->last)
-        parent->last->next = child;
-    else
-        parent->first = child;
-    parent->last = child;
-    parent->count++;
-}
-
 static int fvalue(struct fast *f, size_t depth, struct oh_node **out);
 
 /* A child value: scalars here, containers through fvalue. */
@@ -659,7 +649,7 @@ static int fvalue(struct fast *f, size_t depth, struct oh_node **out)
         for (;;) {
             if (fchild(f, depth + 1, &child) < 0)
                 return -1;
-            fappend(n, child);
+            oh_node_append(n, child);
             fws(f);
             if (f->b[f->pos] == ']')
                 break;
@@ -683,7 +673,7 @@ static int fvalue(struct fast *f, size_t depth, struct oh_node **out)
                 return -1;
             child->key = key;
             child->key_len = kl;
-            fappend(n, child);
+            oh_node_append(n, child);
             fws(f);
             if (f->b[f->pos] == '}')
                 break;

@@ -40,11 +40,11 @@ int oh_store_edi_next(struct oh_store *st, const char *partner, const char *kind
     oh_p_i64(st, (int64_t)max);
     /* E1: LAST_INSERT_ID(expr) hands the new value to this connection only */
     if ((rc = oh_st_run_sql(st,
-                       "INSERT INTO edi_control_numbers (partner, kind, value) "
-                       "VALUES (?, ?, LAST_INSERT_ID(1)) ON DUPLICATE KEY UPDATE "
-                       "value = LAST_INSERT_ID(IF(value >= ?, 1, value + 1)), "
-                       "updated_at = CURRENT_TIMESTAMP(3)",
-                       "take control number", NULL, NULL, err)) < 0)
+                            "INSERT INTO edi_control_numbers (partner, kind, value) "
+                            "VALUES (?, ?, LAST_INSERT_ID(1)) ON DUPLICATE KEY UPDATE "
+                            "value = LAST_INSERT_ID(IF(value >= ?, 1, value + 1)), "
+                            "updated_at = CURRENT_TIMESTAMP(3)",
+                            "take control number", NULL, NULL, err)) < 0)
         goto done;
     oh_p_reset(st);
     if ((rc = oh_st_run_sql(st, "SELECT LAST_INSERT_ID()", "read control number", &r, NULL, err)) < 0)
@@ -75,9 +75,9 @@ int oh_store_edi_in_claim(struct oh_store *st, const char *partner, const char *
     oh_p_str(st, control);
     oh_p_str(st, spool_id);
     if ((rc = oh_st_run_sql(st,
-                       "INSERT IGNORE INTO edi_interchanges_in (partner, sender, control, spool_id) "
-                       "VALUES (?, ?, ?, ?)",
-                       "record interchange", NULL, &n, err)) < 0)
+                            "INSERT IGNORE INTO edi_interchanges_in "
+                            "(partner, sender, control, spool_id) VALUES (?, ?, ?, ?)",
+                            "record interchange", NULL, &n, err)) < 0)
         return rc;
     *first = n > 0;
     return 0;
@@ -105,10 +105,10 @@ int oh_store_edi_out_record(struct oh_store *st, const char *partner,
         oh_p_null(st);
     oh_p_str(st, o->ack_expected ? "pending" : "none");
     return oh_st_run_sql(st,
-                    "INSERT INTO edi_interchanges_out (partner, outbox_id, standard, message, icn, "
-                    "gcn, scn, ack_expected, ack_due_at, ack_status) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    "record sent interchange", NULL, NULL, err);
+                         "INSERT INTO edi_interchanges_out (partner, outbox_id, standard, "
+                         "message, icn, gcn, scn, ack_expected, ack_due_at, ack_status) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "record sent interchange", NULL, NULL, err);
 }
 
 int oh_store_edi_out_assign(struct oh_store *st, const char *partner, struct oh_edi_numbers *o,
@@ -123,9 +123,9 @@ int oh_store_edi_out_assign(struct oh_store *st, const char *partner, struct oh_
     oh_p_reset(st);
     oh_p_i64(st, o->outbox_id);
     if ((rc = oh_st_run_sql(st,
-                       "SELECT icn, gcn, scn FROM edi_interchanges_out WHERE outbox_id = ? "
-                       "FOR UPDATE",
-                       "read sent interchange", &r, NULL, err)) < 0)
+                            "SELECT icn, gcn, scn FROM edi_interchanges_out WHERE outbox_id = ? "
+                            "FOR UPDATE",
+                            "read sent interchange", &r, NULL, err)) < 0)
         goto done;
     if (r.nrows == 1) { /* E2 */
         o->icn = strtoul(oh_cell(&r, 0, 0), NULL, 10);
@@ -215,18 +215,18 @@ int oh_store_edi_overdue_take(struct oh_store *st, const char *partner, json_t *
     oh_p_reset(st);
     oh_p_str(st, partner);
     if ((rc = oh_st_run_sql(st,
-                       "SELECT id, partner, message, icn, gcn, scn, ack_expected, ack_due_at, "
-                       "ack_status, ack_codes, ack_at, 1 FROM edi_interchanges_out "
-                       "WHERE partner = ? AND ack_status = 'pending' AND overdue_reported = 0 "
-                       "AND ack_due_at < CURRENT_TIMESTAMP(3) ORDER BY id LIMIT 1000",
-                       "find overdue acknowledgements", &r, NULL, err)) < 0)
+                            "SELECT id, partner, message, icn, gcn, scn, ack_expected, ack_due_at, "
+                            "ack_status, ack_codes, ack_at, 1 FROM edi_interchanges_out "
+                            "WHERE partner = ? AND ack_status = 'pending' AND overdue_reported = 0 "
+                            "AND ack_due_at < CURRENT_TIMESTAMP(3) ORDER BY id LIMIT 1000",
+                            "find overdue acknowledgements", &r, NULL, err)) < 0)
         goto done;
     for (size_t i = 0; i < r.nrows; i++) {
         oh_p_reset(st);
         oh_p_i64(st, oh_st_atoi64(oh_cell(&r, i, 0)));
         if ((rc = oh_st_run_sql(st,
-                           "UPDATE edi_interchanges_out SET overdue_reported = 1 WHERE id = ?",
-                           "mark overdue reported", NULL, NULL, err)) < 0)
+                                "UPDATE edi_interchanges_out SET overdue_reported = 1 WHERE id = ?",
+                                "mark overdue reported", NULL, NULL, err)) < 0)
             goto done;
     }
     *out = rows_to_json(&r, status_cols);
@@ -249,12 +249,12 @@ int oh_store_edi_status(struct oh_store *st, const char *partner, size_t limit, 
     oh_p_str(st, partner);
     oh_p_i64(st, (int64_t)(limit ? limit : 100));
     if ((rc = oh_st_run_sql(st,
-                       "SELECT id, partner, message, icn, gcn, scn, ack_expected, ack_due_at, "
-                       "ack_status, ack_codes, ack_at, "
-                       "(ack_status = 'pending' AND ack_due_at < CURRENT_TIMESTAMP(3)) "
-                       "FROM edi_interchanges_out WHERE ack_expected IS NOT NULL "
-                       "AND (? IS NULL OR partner = ?) ORDER BY id DESC LIMIT ?",
-                       "list sent interchanges", &r, NULL, err)) < 0)
+                            "SELECT id, partner, message, icn, gcn, scn, ack_expected, ack_due_at, "
+                            "ack_status, ack_codes, ack_at, "
+                            "(ack_status = 'pending' AND ack_due_at < CURRENT_TIMESTAMP(3)) "
+                            "FROM edi_interchanges_out WHERE ack_expected IS NOT NULL "
+                            "AND (? IS NULL OR partner = ?) ORDER BY id DESC LIMIT ?",
+                            "list sent interchanges", &r, NULL, err)) < 0)
         goto done;
     *out = rows_to_json(&r, status_cols);
 done:

@@ -65,8 +65,9 @@ static inline void fmt(char *out, size_t n, const char *f, ...)
     va_end(ap);
 }
 
-/* Entries of any kind, dot files included, in ROOT/sub. */
-static inline size_t files_in(const struct fx *f, const char *sub)
+/* Entries in ROOT/sub: of any kind, dot files included (all = 1), or
+ * leaving out names that start with a dot (all = 0). */
+static inline size_t entries_in(const struct fx *f, const char *sub, int all)
 {
     char path[PATH_MAX];
     DIR *d;
@@ -76,10 +77,15 @@ static inline size_t files_in(const struct fx *f, const char *sub)
     fmt(path, sizeof(path), "%s/%s", f->root, sub);
     assert_non_null(d = opendir(path));
     while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+        if (all ? strcmp(de->d_name, ".") && strcmp(de->d_name, "..") : de->d_name[0] != '.')
             n++;
     closedir(d);
     return n;
+}
+
+static inline size_t files_in(const struct fx *f, const char *sub)
+{
+    return entries_in(f, sub, 1);
 }
 
 static inline int exists(const struct fx *f, const char *sub, const char *name)

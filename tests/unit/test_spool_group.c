@@ -29,18 +29,7 @@
 /* Entries in ROOT/sub, dot files left out. */
 static size_t visible_in(const struct fx *f, const char *sub)
 {
-    char p[PATH_MAX + 16];
-    DIR *d;
-    struct dirent *de;
-    size_t n = 0;
-
-    snprintf(p, sizeof(p), "%s/%s", f->root, sub);
-    assert_non_null(d = opendir(p));
-    while ((de = readdir(d)))
-        if (de->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
+    return entries_in(f, sub, 0);
 }
 
 /* Opens N writers; writer i gets payload "entry-i:" followed by i * 100 KiB
