@@ -449,7 +449,7 @@ int oh_spool_load(struct oh_spool *sp, const char *id, struct oh_spool_entry **o
                   struct oh_err *err)
 {
     *out = NULL;
-    return entry_new(sp, SP_ACTIVE, id, out, err);
+    return entry_new(sp, sp_claimed_dir(sp, id), id, out, err);
 }
 
 void oh_spool_entry_free(struct oh_spool_entry *e)
@@ -542,6 +542,20 @@ int oh_spool_count(struct oh_spool *sp, enum oh_spool_queue q, size_t *n, struct
         }
         if (sp_valid_id(de->d_name))
             cnt++;
+    }
+    if (q == OH_SPOOL_INCOMING || q == OH_SPOOL_ACTIVE) {
+        /* What this process holds in place is active, not waiting (the
+         * files being removed are neither): another process sees those
+         * entries in incoming/. */
+        size_t claimed, reaping;
+        pthread_mutex_lock(&sp->claim_mu);
+        claimed = sp->held.n_claimed;
+        reaping = sp->held.n_reaping;
+        pthread_mutex_unlock(&sp->claim_mu);
+        if (q == OH_SPOOL_ACTIVE)
+            cnt += claimed;
+        else
+            cnt = cnt > claimed + reaping ? cnt - claimed - reaping : 0;
     }
     *n = cnt;
     rc = 0;

@@ -19,6 +19,16 @@
  * empty and something may be due: the earliest next_attempt seen, a defer
  * made by this process, or SP_DEFER_RESCAN_MS for defers made by others.
  *
+ * A sole claimer (oh_spool_sole_claimer: the process holds the spool's
+ * lock, so no other process claims) claims an incoming/ entry in place: no
+ * rename, its id goes into the held set (held.c) under claim_mu, and a
+ * refill of the batch leaves out the ids in the set. Its outcomes start
+ * from incoming/: done renames it into the recycling pool or queues it for
+ * the reaper, which removes it there and only then drops the id; defer and
+ * kill first rename it into active/ and go on as for any claim. Deferred
+ * entries are still claimed by a rename into active/. After a crash the
+ * set is gone and the entry is simply in incoming/ (S4 without a rename).
+ *
  * Deferral bookkeeping lives in the entry's own header: defer and kill write
  * a new copy of the entry (new header, payload copied in 64 KiB pieces) into
  * tmp/, fsync it, and rename it over active/ID before moving it on. Each
@@ -71,6 +81,39 @@ static int move(struct oh_spool *sp, int from, const char *id, int to, const cha
 }
 
 /* ---- claim (S3) --------------------------------------------------------- */
+
+int sp_claimed_dir(struct oh_spool *sp, const char *id)
+{
+    int d = SP_ACTIVE;
+
+    pthread_mutex_lock(&sp->claim_mu);
+    if (sp->in_place && sp_held_state(&sp->held, id) == SP_HELD_CLAIMED)
+        d = SP_INCOMING;
+    pthread_mutex_unlock(&sp->claim_mu);
+    return d;
+}
+
+static void held_del(struct oh_spool *sp, const char *id)
+{
+    pthread_mutex_lock(&sp->claim_mu);
+    sp_held_del(&sp->held, id);
+    pthread_mutex_unlock(&sp->claim_mu);
+}
+
+/* Drops the names this process holds in place (claimed or being removed)
+ * from a fresh incoming/ batch. Called with claim_mu. */
+static void drop_held(struct oh_spool *sp, char **names, size_t *n)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < *n; i++) {
+        if (sp_held_state(&sp->held, names[i]) != SP_HELD_NONE)
+            free(names[i]);
+        else
+            names[kept++] = names[i];
+    }
+    *n = kept;
+}
 
 static void batch_reset(struct sp_batch *b, char **names, size_t n)
 {
@@ -127,6 +170,8 @@ int oh_spool_claim(struct oh_spool *sp, char id[OH_SPOOL_ID_MAX], struct oh_err 
             size_t n;
             if ((rc = sp_names(sp, SP_INCOMING, &names, &n, err)) < 0)
                 break;
+            if (sp->in_place)
+                drop_held(sp, names, &n);
             batch_reset(&sp->incoming, names, n);
             incoming_empty = n == 0;
             continue;
@@ -144,6 +189,15 @@ int oh_spool_claim(struct oh_spool *sp, char id[OH_SPOOL_ID_MAX], struct oh_err 
         }
         name = b->names[b->next];
         b->names[b->next++] = NULL;
+        if (sp->in_place && from == SP_INCOMING) {
+            /* The refill left out what we hold, and only claims take names
+             * from the batch: the name is free to hold. */
+            sp_held_put(&sp->held, name, SP_HELD_CLAIMED);
+            snprintf(id, OH_SPOOL_ID_MAX, "%s", name);
+            free(name);
+            rc = 0;
+            break;
+        }
         pthread_mutex_unlock(&sp->claim_mu);
         rc = move(sp, from, name, SP_ACTIVE, NULL, err);
         if (rc == 0)
@@ -162,6 +216,32 @@ int oh_spool_claim(struct oh_spool *sp, char id[OH_SPOOL_ID_MAX], struct oh_err 
 
 /* ---- done --------------------------------------------------------------- */
 
+/* done for an entry held in place: it leaves incoming/ (or, queued for the
+ * reaper, can no longer be claimed) when this returns. */
+static int done_held(struct oh_spool *sp, const char *id, struct oh_err *err)
+{
+    char path[PATH_MAX];
+    int rc;
+
+    if (sp->opts.archive) {
+        if ((rc = move(sp, SP_INCOMING, id, SP_ARCHIVE, NULL, err)) == 0)
+            rc = sp_dirsync(sp, SP_ARCHIVE, err);
+    } else if ((rc = sp_free_put(sp, SP_INCOMING, id, err)) == OH_EAGAIN) {
+        pthread_mutex_lock(&sp->claim_mu);
+        sp_held_put(&sp->held, id, SP_HELD_REAPING);
+        pthread_mutex_unlock(&sp->claim_mu);
+        if (sp_reap_held(sp, id) == 0)
+            return 0; /* the reaper drops the id once the file is gone */
+        rc = 0;
+        if (sp_path(sp, SP_INCOMING, id, path, NULL) == 0 && unlink(path) < 0)
+            rc = oh_err_set(err, errno == ENOENT ? OH_ENOTFOUND : OH_ERROR,
+                            "%s: cannot remove: %s", path, strerror(errno));
+    }
+    if (rc == 0 || rc == OH_ENOTFOUND)
+        held_del(sp, id);
+    return rc;
+}
+
 int oh_spool_done(struct oh_spool *sp, const char *id, struct oh_err *err)
 {
     char path[PATH_MAX];
@@ -169,7 +249,10 @@ int oh_spool_done(struct oh_spool *sp, const char *id, struct oh_err *err)
 
     if ((rc = check_id(id, err)) < 0)
         return rc;
-    if (sp->opts.archive) {
+    if (sp_claimed_dir(sp, id) == SP_INCOMING) {
+        if ((rc = done_held(sp, id, err)) < 0)
+            goto done;
+    } else if (sp->opts.archive) {
         if ((rc = move(sp, SP_ACTIVE, id, SP_ARCHIVE, NULL, err)) < 0)
             goto done;
         if ((rc = sp_dirsync(sp, SP_ARCHIVE, err)) < 0)
@@ -179,7 +262,7 @@ int oh_spool_done(struct oh_spool *sp, const char *id, struct oh_err *err)
          * has room; else renamed into tmp/ for the reaper to remove
          * (spool_reap.c), and removed here only when the reaper is full.
          * Either way it has left active/ when done returns. */
-        if ((rc = sp_free_put(sp, id, err)) != OH_EAGAIN)
+        if ((rc = sp_free_put(sp, SP_ACTIVE, id, err)) != OH_EAGAIN)
             goto done;
         if ((rc = sp_reap_put(sp, id, err)) != OH_EAGAIN)
             goto done;
@@ -328,11 +411,27 @@ static int to_dead(struct oh_spool *sp, const char *id, struct oh_spool_meta *m,
 
 /* ---- defer / kill / retry ----------------------------------------------- */
 
+/* An entry held in place moves into active/ first (one rename), so that
+ * defer and kill go on as for any claimed entry. */
+static int lift_held(struct oh_spool *sp, const char *id, struct oh_err *err)
+{
+    int rc;
+
+    if (sp_claimed_dir(sp, id) != SP_INCOMING)
+        return 0;
+    rc = move(sp, SP_INCOMING, id, SP_ACTIVE, NULL, err);
+    if (rc == 0 || rc == OH_ENOTFOUND)
+        held_del(sp, id);
+    return rc;
+}
+
 static int read_active_meta(struct oh_spool *sp, const char *id, struct oh_spool_meta *m,
                             struct oh_err *err)
 {
     int rc = check_id(id, err);
 
+    if (rc == 0)
+        rc = lift_held(sp, id, err);
     if (rc == 0 && (rc = sp_entry_read(sp, SP_ACTIVE, id, m, NULL, NULL, err)) == OH_ENOTFOUND)
         oh_err_prefix(err, "spool: entry %s is not active", id);
     return rc;

@@ -127,12 +127,12 @@ int sp_tmp_create(struct oh_spool *sp, const char *name, char path[PATH_MAX], in
 
 /* ---- recycled files ----------------------------------------------------- */
 
-int sp_active_to_tmp(struct oh_spool *sp, const char *id, const char *name, char dst[PATH_MAX],
-                     struct oh_err *err)
+int sp_move_to_tmp(struct oh_spool *sp, int d, const char *id, const char *name,
+                   char dst[PATH_MAX], struct oh_err *err)
 {
     char src[PATH_MAX];
 
-    if (sp_path(sp, SP_ACTIVE, id, src, NULL) < 0 || sp_path(sp, SP_TMP, name, dst, NULL) < 0)
+    if (sp_path(sp, d, id, src, NULL) < 0 || sp_path(sp, SP_TMP, name, dst, NULL) < 0)
         return OH_EAGAIN;
     if (rename(src, dst) < 0) {
         if (errno == ENOENT)
@@ -142,16 +142,17 @@ int sp_active_to_tmp(struct oh_spool *sp, const char *id, const char *name, char
     return 0;
 }
 
-/* active/ is not fsync'd by oh_spool_done for each entry, so the rename out
- * of it may not be durable yet when the file is put in the pool. A file is
- * written over only once an fsync round of active/ that began after its
- * rename has completed: otherwise, after a power loss without a filesystem
- * journal, active/ID could come back naming a file that holds a later
- * entry, or half of one. Those rounds are run here, by the worker calling
+/* active/ (incoming/ for an entry held in place) is not fsync'd by
+ * oh_spool_done for each entry, so the rename out of it may not be durable
+ * yet when the file is put in the pool. A file is written over only once an
+ * fsync round of that directory that began after its rename has completed:
+ * otherwise, after a power loss without a filesystem journal, the entry's
+ * old name could come back naming a file that holds a later entry, or half
+ * of one. Those rounds are run here, by the worker calling
  * done, once every SP_FREE_SYNC_EVERY puts; sp_tmp_take never waits for
  * one, it takes the oldest pooled file only when a round covers it and
  * creates a new file otherwise. */
-int sp_free_put(struct oh_spool *sp, const char *id, struct oh_err *err)
+int sp_free_put(struct oh_spool *sp, int d, const char *id, struct oh_err *err)
 {
     char name[SP_FREE_NAME], fid[OH_SPOOL_ID_MAX], dst[PATH_MAX];
     uint64_t mark;
@@ -164,15 +165,16 @@ int sp_free_put(struct oh_spool *sp, const char *id, struct oh_err *err)
         return OH_EAGAIN;
     sp_new_id(fid);
     snprintf(name, sizeof(name), "f.%s", fid);
-    if ((rc = sp_active_to_tmp(sp, id, name, dst, err)) < 0)
+    if ((rc = sp_move_to_tmp(sp, d, id, name, dst, err)) < 0)
         return rc;
-    pthread_mutex_lock(&sp->gc[SP_ACTIVE].mu);
-    mark = sp->gc[SP_ACTIVE].started; /* rounds after this one cover the rename */
-    pthread_mutex_unlock(&sp->gc[SP_ACTIVE].mu);
+    pthread_mutex_lock(&sp->gc[d].mu);
+    mark = sp->gc[d].started; /* rounds after this one cover the rename */
+    pthread_mutex_unlock(&sp->gc[d].mu);
     pthread_mutex_lock(&sp->free_mu);
     if (sp->nfree < SP_FREE_MAX) {
         size_t at = (sp->free_head + sp->nfree++) % SP_FREE_MAX;
         sp->free_mark[at] = mark;
+        sp->free_dir[at] = (unsigned char)d;
         memcpy(sp->free_names[at], name, sizeof(name));
         name[0] = '\0';
         if (++sp->free_unsynced >= SP_FREE_SYNC_EVERY) {
@@ -186,7 +188,7 @@ int sp_free_put(struct oh_spool *sp, const char *id, struct oh_err *err)
     if (sync) {
         struct oh_err e2 = {0};
         /* A failure leaves the files uncovered: they are not reused. */
-        (void)sp_dirsync(sp, SP_ACTIVE, &e2);
+        (void)sp_dirsync(sp, d, &e2);
     }
     return 0;
 }
@@ -213,10 +215,10 @@ int sp_tmp_take(struct oh_spool *sp, const char *prefix, char path[PATH_MAX], in
     for (;;) {
         int got = 0;
         pthread_mutex_lock(&sp->free_mu);
-        /* The oldest file, if a round of active/ covers it (later ones are
-         * covered by the same rounds or later ones). */
+        /* The oldest file, if a round of the directory it left covers it
+         * (later ones are covered by the same rounds or later ones). */
         if (sp->nfree > 0 && !OH_FAULT("spool.recycle.dirfsync") &&
-            dir_covered(sp, SP_ACTIVE, sp->free_mark[sp->free_head])) {
+            dir_covered(sp, sp->free_dir[sp->free_head], sp->free_mark[sp->free_head])) {
             memcpy(name, sp->free_names[sp->free_head], SP_FREE_NAME);
             sp->free_head = (sp->free_head + 1) % SP_FREE_MAX;
             sp->nfree--;
@@ -351,7 +353,8 @@ int oh_spool_open(const char *root, const struct oh_spool_opts *opts, struct oh_
     pthread_mutex_init(&sp->free_mu, NULL);
     sp_reap_init(sp);
     if (!(sp->free_names = calloc(SP_FREE_MAX, sizeof(*sp->free_names))) ||
-        !(sp->free_mark = calloc(SP_FREE_MAX, sizeof(*sp->free_mark))))
+        !(sp->free_mark = calloc(SP_FREE_MAX, sizeof(*sp->free_mark))) ||
+        !(sp->free_dir = calloc(SP_FREE_MAX, sizeof(*sp->free_dir))))
         abort();
     for (int d = 0; d < SP_NDIRS; d++) {
         if ((size_t)snprintf(sp->dir[d], sizeof(sp->dir[d]), "%s/%s", root, dir_names[d]) >=
@@ -396,8 +399,17 @@ void oh_spool_free(struct oh_spool *sp)
     pthread_mutex_destroy(&sp->free_mu);
     free(sp->free_names);
     free(sp->free_mark);
+    free(sp->free_dir);
+    sp_held_free(&sp->held);
     free(sp->root);
     free(sp);
+}
+
+void oh_spool_sole_claimer(struct oh_spool *sp)
+{
+    pthread_mutex_lock(&sp->claim_mu);
+    sp->in_place = 1;
+    pthread_mutex_unlock(&sp->claim_mu);
 }
 
 const char *oh_spool_root(const struct oh_spool *sp)
@@ -432,8 +444,12 @@ static int publish(struct oh_spool *sp, const char *tmppath, char id[OH_SPOOL_ID
         return rc;
     }
     if ((rc = sp_dirsync(sp, SP_INCOMING, err)) < 0) {
-        /* Not durable: take it back unless a worker already has it. */
-        unlink(dst);
+        /* Not durable: take it back unless a worker already has it (a
+         * claim renames it away, or, in place, holds it under claim_mu). */
+        pthread_mutex_lock(&sp->claim_mu);
+        if (sp_held_state(&sp->held, id) == SP_HELD_NONE)
+            unlink(dst);
+        pthread_mutex_unlock(&sp->claim_mu);
         oh_err_prefix(err, "spool: entry %s not stored", id);
         return rc;
     }

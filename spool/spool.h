@@ -24,7 +24,8 @@
  *   S2  An entry is in exactly one of incoming/active/deferred/dead at any
  *       instant (rename is atomic); tmp/ files are never entries.
  *   S3  Two workers never hold the same entry: claim is a rename and only
- *       one rename of a name succeeds.
+ *       one rename of a name succeeds (a sole claimer's claim in place is
+ *       recorded under its claim lock, and no other process claims).
  *   S4  After a crash, oh_spool_recover puts every active/ entry back in
  *       incoming/ and deletes tmp/ leftovers; nothing else is lost.
  *   S5  Payload bytes are stored exactly as given.
@@ -39,6 +40,13 @@
  * removed by recovery after a crash; oh_spool_free removes the ones left
  * (it waits for the reaper), so a process that frees its spool on exit
  * leaves nothing of its done entries behind.
+ *
+ * A process that is the spool's only claimer (the daemon holds the spool's
+ * lock) says so with oh_spool_sole_claimer: its claims then leave incoming/
+ * entries where they are and remember them in memory (outcome.c), which
+ * saves a rename per claim and another per done. S2 and S3 hold as above
+ * with "held in place" for "in active/"; after a crash the held entries are
+ * simply in incoming/ (S4).
  *
  * Thread-safe: many threads may enqueue and claim at once.
  */
@@ -92,6 +100,11 @@ int oh_spool_open(const char *root, const struct oh_spool_opts *opts, struct oh_
                   struct oh_err *err);
 void oh_spool_free(struct oh_spool *sp); /* NULL is a no-op */
 const char *oh_spool_root(const struct oh_spool *sp);
+/* This process is the only one that claims from the spool (it holds the
+ * spool's lock for as long as it uses sp): claims hold incoming/ entries in
+ * place. Call before the first claim. oh_spool_count counts the entries it
+ * holds as active; other processes see them in incoming/. */
+void oh_spool_sole_claimer(struct oh_spool *sp);
 
 /* S4: active/ -> incoming/, tmp/ emptied. *moved may be NULL. */
 int oh_spool_recover(struct oh_spool *sp, size_t *moved, struct oh_err *err);

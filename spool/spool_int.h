@@ -4,6 +4,7 @@
  * spool.c     open/free, ids, group commit, enqueue, streaming writer, recover
  * outcome.c   claim, done, defer, kill, retry
  * spool_reap.c removing done entries' files in the background
+ * held.c      the entries a sole claimer holds in place (a set of ids)
  * entry.c     the entry file format (header encode/parse), load/show/list/count
  */
 #ifndef OH_SPOOL_INT_H
@@ -70,14 +71,32 @@ struct sp_batch {
 #define SP_REAP_THREADS 4
 #endif
 
+struct sp_reap_slot {
+    int d;                   /* SP_TMP, or SP_INCOMING for an entry held in place */
+    char name[SP_FREE_NAME];
+};
+
 struct sp_reap {
     pthread_mutex_t mu;
     pthread_cond_t work;     /* names queued, or stop */
     pthread_cond_t idle;     /* queue empty and no removal under way */
-    char (*names)[SP_FREE_NAME]; /* ring of SP_REAP_MAX tmp/ names */
+    struct sp_reap_slot *q;  /* ring of SP_REAP_MAX files to remove */
     size_t head, n, busy;
     pthread_t th[SP_REAP_THREADS];
     int nth, stop, failed;
+};
+
+/* What a sole claimer holds in place (oh_spool_sole_claimer): entry ids
+ * claimed and still in incoming/ (SP_HELD_CLAIMED), or done and queued for
+ * the reaper, still in incoming/ until it removes them (SP_HELD_REAPING).
+ * An open-addressing set; every call with the spool's claim_mu held. */
+enum { SP_HELD_NONE = 0, SP_HELD_CLAIMED, SP_HELD_REAPING, SP_HELD_GONE };
+
+struct sp_held {
+    char (*keys)[OH_SPOOL_ID_MAX];
+    unsigned char *st;        /* SP_HELD_* per slot (GONE: a deleted slot) */
+    size_t cap, used;         /* slots; slots not NONE */
+    size_t n_claimed, n_reaping;
 };
 
 struct oh_spool {
@@ -86,14 +105,17 @@ struct oh_spool {
     struct oh_spool_opts opts;
     struct sp_gc gc[SP_NDIRS];
 
-    pthread_mutex_t claim_mu; /* guards the two batches and defer_next_scan */
+    pthread_mutex_t claim_mu; /* guards the two batches, defer_next_scan, held */
+    int in_place;             /* oh_spool_sole_claimer was called */
+    struct sp_held held;
     struct sp_batch incoming;
     struct sp_batch due;      /* deferred entries found due by the last scan */
     int64_t defer_next_scan;  /* no deferred/ scan before this time (ms) */
 
     pthread_mutex_t free_mu;  /* guards the free-file pool */
     char (*free_names)[SP_FREE_NAME]; /* a ring, oldest at free_head */
-    uint64_t *free_mark;      /* active/'s fsync rounds begun at each put */
+    uint64_t *free_mark;      /* free_dir's fsync rounds begun at each put */
+    unsigned char *free_dir;  /* the directory each file left (SP_ACTIVE or SP_INCOMING) */
     size_t free_head, nfree;
     size_t free_unsynced;     /* puts since done last ran an active/ round */
 
@@ -116,16 +138,17 @@ void sp_new_id(char id[OH_SPOOL_ID_MAX]);
  * id. Never waits for a round. */
 int sp_tmp_take(struct oh_spool *sp, const char *prefix, char path[PATH_MAX], int *fd,
                 struct oh_err *err);
-/* Turns active/ID into a free file for sp_tmp_take (and every
- * SP_FREE_SYNC_EVERY calls runs an fsync round of active/). 0 when it did,
- * OH_ENOTFOUND when active/ID is gone, OH_EAGAIN when the pool is full or
- * the rename failed (the caller removes the entry as before). */
-int sp_free_put(struct oh_spool *sp, const char *id, struct oh_err *err);
-/* Renames active/ID to tmp/NAME (dst: its path): 0; OH_ENOTFOUND (err
- * set) when active/ID is not there; OH_EAGAIN when the rename failed
- * otherwise (the caller removes the entry another way). */
-int sp_active_to_tmp(struct oh_spool *sp, const char *id, const char *name, char dst[PATH_MAX],
-                     struct oh_err *err);
+/* Turns D/ID (D: active/, or incoming/ for an entry held in place) into a
+ * free file for sp_tmp_take (and every SP_FREE_SYNC_EVERY calls runs an
+ * fsync round of D). 0 when it did, OH_ENOTFOUND when D/ID is gone,
+ * OH_EAGAIN when the pool is full or the rename failed (the caller removes
+ * the entry as before). */
+int sp_free_put(struct oh_spool *sp, int d, const char *id, struct oh_err *err);
+/* Renames D/ID to tmp/NAME (dst: its path): 0; OH_ENOTFOUND (err set)
+ * when D/ID is not there; OH_EAGAIN when the rename failed otherwise (the
+ * caller removes the entry another way). */
+int sp_move_to_tmp(struct oh_spool *sp, int d, const char *id, const char *name,
+                   char dst[PATH_MAX], struct oh_err *err);
 /* "DIR/NAME" into out; OH_EINVAL when too long. */
 int sp_path(const struct oh_spool *sp, int d, const char *name, char out[PATH_MAX],
             struct oh_err *err);
@@ -138,10 +161,23 @@ void sp_reap_init(struct oh_spool *sp);
 int sp_reap_put(struct oh_spool *sp, const char *id, struct oh_err *err);
 /* Queues tmp/NAME for removal; OH_EAGAIN when the queue is full. */
 int sp_reap_tmp(struct oh_spool *sp, const char *name);
+/* Queues incoming/ID, held in place, for removal: the reaper drops it from
+ * the held set once the file is gone. OH_EAGAIN when the queue is full. */
+int sp_reap_held(struct oh_spool *sp, const char *id);
 /* Waits until every queued name is removed. */
 void sp_reap_wait(struct oh_spool *sp);
 /* Removes what is queued, stops the threads, frees the reaper. */
 void sp_reap_free(struct oh_spool *sp);
+
+/* outcome.c: where a claimed entry is, incoming/ when this process holds
+ * it in place, else active/ (takes claim_mu). */
+int sp_claimed_dir(struct oh_spool *sp, const char *id);
+
+/* held.c (claim_mu held for each) */
+int sp_held_state(const struct sp_held *h, const char *id); /* SP_HELD_NONE when absent */
+void sp_held_put(struct sp_held *h, const char *id, int state); /* adds or changes */
+void sp_held_del(struct sp_held *h, const char *id);
+void sp_held_free(struct sp_held *h);
 
 /* entry.c */
 /* 1 when name is a well-formed entry id (what list/claim consider). */

@@ -22,6 +22,13 @@
  *     says OH_EAGAIN and the caller removes the file itself, which slows the
  *     workers down to what the disk sustains.
  *
+ * A sole claimer's done entries (held in place, oh_spool_sole_claimer) are
+ * removed straight from incoming/ without a rename: the held set keeps them
+ * from being claimed again until the reaper has removed the file and
+ * dropped the id from the set. A crash before that leaves the entry in
+ * incoming/, and its replay is absorbed by the idempotent store, as for
+ * any done whose removal was not yet durable.
+ *
  * A name whose file is already gone (recover emptied tmp/ meanwhile) is
  * skipped. Reaper threads block every signal; they hold no store connection
  * and take no other spool lock than the reaper's own.
@@ -50,7 +57,8 @@ static void *reaper(void *arg)
 {
     struct oh_spool *sp = arg;
     struct sp_reap *r = &sp->reap;
-    char name[SP_FREE_NAME], path[PATH_MAX];
+    struct sp_reap_slot slot;
+    char path[PATH_MAX];
 
     pthread_mutex_lock(&r->mu);
     for (;;) {
@@ -58,13 +66,19 @@ static void *reaper(void *arg)
             pthread_cond_wait(&r->work, &r->mu);
         if (r->n == 0) /* stopping, and nothing left */
             break;
-        memcpy(name, r->names[r->head], SP_FREE_NAME);
+        slot = r->q[r->head];
         r->head = (r->head + 1) % SP_REAP_MAX;
         r->n--;
         r->busy++;
         pthread_mutex_unlock(&r->mu);
-        if (sp_path(sp, SP_TMP, name, path, NULL) == 0 && unlink(path) < 0 && errno != ENOENT)
+        if (sp_path(sp, slot.d, slot.name, path, NULL) == 0 && unlink(path) < 0 &&
+            errno != ENOENT)
             oh_warn("spool.reap_failed", "path=%s error=\"%s\"", path, strerror(errno));
+        if (slot.d == SP_INCOMING) { /* gone (or never to be claimed again) */
+            pthread_mutex_lock(&sp->claim_mu);
+            sp_held_del(&sp->held, slot.name);
+            pthread_mutex_unlock(&sp->claim_mu);
+        }
         pthread_mutex_lock(&r->mu);
         r->busy--;
         if (r->n == 0 && r->busy == 0)
@@ -85,7 +99,7 @@ static int start(struct oh_spool *sp)
         return 0;
     if (r->stop || r->failed)
         return -1;
-    if (!r->names && !(r->names = calloc(SP_REAP_MAX, sizeof(*r->names))))
+    if (!r->q && !(r->q = calloc(SP_REAP_MAX, sizeof(*r->q))))
         abort();
     /* Signals stay with the threads that wait for them (the daemon's main
      * thread uses sigwait). */
@@ -102,14 +116,17 @@ static int start(struct oh_spool *sp)
     return 0;
 }
 
-/* Queues tmp/NAME. Called with r->mu held; 0 when queued. */
-static int push(struct oh_spool *sp, const char *name)
+/* Queues D/NAME. Called with r->mu held; 0 when queued. */
+static int push(struct oh_spool *sp, int d, const char *name)
 {
     struct sp_reap *r = &sp->reap;
+    struct sp_reap_slot *s;
 
     if (start(sp) < 0 || r->n >= SP_REAP_MAX)
         return -1;
-    snprintf(r->names[(r->head + r->n) % SP_REAP_MAX], SP_FREE_NAME, "%s", name);
+    s = &r->q[(r->head + r->n) % SP_REAP_MAX];
+    s->d = d;
+    snprintf(s->name, SP_FREE_NAME, "%s", name);
     r->n++;
     pthread_cond_signal(&r->work);
     return 0;
@@ -123,7 +140,20 @@ int sp_reap_tmp(struct oh_spool *sp, const char *name)
     if (strlen(name) >= SP_FREE_NAME)
         return OH_EAGAIN;
     pthread_mutex_lock(&r->mu);
-    rc = push(sp, name) == 0 ? 0 : OH_EAGAIN;
+    rc = push(sp, SP_TMP, name) == 0 ? 0 : OH_EAGAIN;
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+int sp_reap_held(struct oh_spool *sp, const char *id)
+{
+    struct sp_reap *r = &sp->reap;
+    int rc;
+
+    if (strlen(id) >= SP_FREE_NAME)
+        return OH_EAGAIN;
+    pthread_mutex_lock(&r->mu);
+    rc = push(sp, SP_INCOMING, id) == 0 ? 0 : OH_EAGAIN;
     pthread_mutex_unlock(&r->mu);
     return rc;
 }
@@ -142,10 +172,10 @@ int sp_reap_put(struct oh_spool *sp, const char *id, struct oh_err *err)
     /* "d." + the entry's id: unique, since an id is never done twice
      * (done takes it out of active/ for good). */
     snprintf(name, sizeof(name), "d.%s", id);
-    if ((rc = sp_active_to_tmp(sp, id, name, dst, err)) < 0)
+    if ((rc = sp_move_to_tmp(sp, SP_ACTIVE, id, name, dst, err)) < 0)
         return rc;
     pthread_mutex_lock(&r->mu);
-    rc = push(sp, name);
+    rc = push(sp, SP_TMP, name);
     pthread_mutex_unlock(&r->mu);
     if (rc < 0)
         unlink(dst); /* the queue filled up meanwhile: remove it here */
@@ -174,8 +204,8 @@ void sp_reap_free(struct oh_spool *sp)
     for (int i = 0; i < r->nth; i++)
         pthread_join(r->th[i], NULL);
     r->nth = 0;
-    free(r->names);
-    r->names = NULL;
+    free(r->q);
+    r->q = NULL;
     pthread_cond_destroy(&r->work);
     pthread_cond_destroy(&r->idle);
     pthread_mutex_destroy(&r->mu);

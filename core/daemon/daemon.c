@@ -475,6 +475,8 @@ int oh_daemon_run(const char *config_path, int once)
             close(lock_fd);
         return 1;
     }
+    /* the lock makes this process the spool's only claimer */
+    oh_spool_sole_claimer(s.hub->spool);
     if (once) {
         rc = run_once(s.hub, &err);
         if (rc < 0)
@@ -533,6 +535,7 @@ int oh_daemon_run(const char *config_path, int once)
             stop_threads(&s);
             oh_hub_free(s.hub);
             s.hub = nh;
+            oh_spool_sole_claimer(s.hub->spool); /* its lock is ours too */
             start_threads(&s);
             if (oh_web_start(s.hub, &s.web, &err) < 0)
                 oh_error("http.start_failed", "error=%s", oh_logq(q, sizeof(q), err.msg));
