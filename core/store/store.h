@@ -289,4 +289,24 @@ int oh_store_outbox_add_many(struct oh_store *st, const struct oh_outbox_row *ro
  * trailing spaces ignored, as the utf8mb4_bin columns compare). */
 int oh_store_same_key(const char *a, const char *b);
 
+/* An index of keys compared as oh_store_same_key compares them, each with a
+ * value: for finding repeats and matching result rows in a batch without
+ * comparing every pair. Keys are borrowed (they must outlive their use
+ * here). Zero-initialised is empty and ready. */
+struct oh_keyidx {
+    struct oh_keyidx_slot {
+        const char *s; /* NULL: free */
+        size_t len;    /* trailing spaces left out */
+        long v;
+    } *slot;
+    size_t cap, n;
+};
+/* Adds s[0..len) with value v: -1 when it was not there, else (nothing
+ * added) the value of the equal key already there. */
+long oh_keyidx_put(struct oh_keyidx *x, const char *s, size_t len, long v);
+/* The value of the key equal to s[0..len), or -1. */
+long oh_keyidx_get(const struct oh_keyidx *x, const char *s, size_t len);
+void oh_keyidx_clear(struct oh_keyidx *x); /* empty, keeps its room */
+void oh_keyidx_free(struct oh_keyidx *x);
+
 #endif

@@ -300,6 +300,7 @@ int oh_store_documents_put(struct oh_store *st, const struct oh_store_doc *docs,
     MYSQL_STMT *s = NULL, *sel = NULL;
     struct oh_rows r = { 0 };
     size_t *pick = NULL;
+    struct oh_keyidx kx = { 0 };
 
     for (size_t i = 0; i < n; i++) {
         ids[i] = 0;
@@ -366,16 +367,18 @@ int oh_store_documents_put(struct oh_store *st, const struct oh_store_doc *docs,
         oh_p_str(st, ch);
         if ((rc = oh_st_exec(st, sel, "read document ids", &r, NULL, err)) < 0)
             goto done;
+        oh_keyidx_clear(&kx);
+        for (size_t q = 0; q < np; q++)
+            oh_keyidx_put(&kx, docs[pick[q]].spool_id, strlen(docs[pick[q]].spool_id), (long)q);
+        for (size_t row = 0; row < r.nrows; row++) {
+            const char *got = oh_cell(&r, row, 1);
+            long q = got ? oh_keyidx_get(&kx, got, strlen(got)) : -1;
+            if (q >= 0 && ids[pick[q]] <= 0)
+                ids[pick[q]] = oh_st_atoi64(oh_cell(&r, row, 0));
+        }
         for (size_t q = 0; q < np; q++) {
             const char *sid = docs[pick[q]].spool_id;
 
-            for (size_t row = 0; row < r.nrows; row++) {
-                const char *got = oh_cell(&r, row, 1);
-                if (got && same_key(got, strlen(got), sid, strlen(sid))) {
-                    ids[pick[q]] = oh_st_atoi64(oh_cell(&r, row, 0));
-                    break;
-                }
-            }
             if (ids[pick[q]] <= 0) {
                 rc = oh_err_set(err, OH_ERROR, "store: document %s of channel %s not found "
                                 "after its upsert", sid, ch);
@@ -388,6 +391,7 @@ done:
     oh_rows_free(&r);
     bulk_free(&k);
     free(pick);
+    oh_keyidx_free(&kx);
     if (rc < 0)
         for (size_t i = 0; i < n; i++)
             ids[i] = 0;
@@ -416,6 +420,7 @@ static int lock_select(struct oh_store *st, const char *channel, struct one *o, 
     int rc = 0;
     MYSQL_STMT *s = NULL;
     struct oh_rows r = { 0 };
+    struct oh_keyidx kx = { 0 };
 
     if ((rc = bq(st, OH_BQ_ORDER_LOCK, &s, err)) < 0)
         goto done;
@@ -430,16 +435,16 @@ static int lock_select(struct oh_store *st, const char *channel, struct one *o, 
         oh_p_str(st, channel);
         if ((rc = oh_st_exec(st, s, "lock orders", &r, NULL, err)) < 0)
             goto done;
+        oh_keyidx_clear(&kx);
+        for (size_t q = 0; q < k; q++) {
+            const struct oh_fv *e = &o[idx[off + q]].ov->ext;
+            oh_keyidx_put(&kx, e->s, e->len, (long)q);
+        }
         for (size_t row = 0; row < r.nrows; row++) {
             const char *got = oh_cell(&r, row, 4);
-            size_t q;
+            long q = got ? oh_keyidx_get(&kx, got, strlen(got)) : -1;
 
-            for (q = 0; q < k; q++) {
-                const struct oh_fv *e = &o[idx[off + q]].ov->ext;
-                if (got && same_key(got, strlen(got), e->s, e->len))
-                    break;
-            }
-            if (q == k) {
+            if (q < 0) {
                 rc = oh_err_set(err, OH_ERROR, "store: lock orders: row %s matches no order",
                                 got ? got : "?");
                 goto done;
@@ -461,6 +466,7 @@ static int lock_select(struct oh_store *st, const char *channel, struct one *o, 
     }
 done:
     oh_rows_free(&r);
+    oh_keyidx_free(&kx);
     return rc;
 }
 
@@ -556,6 +562,7 @@ int oh_store_upsert_orders(struct oh_store *st, const char *channel, json_t *con
     struct one *o = NULL;
     size_t *idx = NULL, ni = 0;
     struct oh_err scratch;
+    struct oh_keyidx seen = { 0 };
 
     if (!err)
         err = &scratch;
@@ -583,12 +590,10 @@ int oh_store_upsert_orders(struct oh_store *st, const char *channel, json_t *con
         }
         if ((rc = oh_st_collect(orders[i], o[i].ov, &o[i].lv, &o[i].nlines, o[i].av, err)) < 0)
             goto done;
-        for (size_t j = 0; j < i; j++) {
-            if (same_key(o[j].ov->ext.s, o[j].ov->ext.len, o[i].ov->ext.s, o[i].ov->ext.len)) {
-                rc = oh_err_set(err, OH_EINVAL, "upsert orders: order %s twice in one call",
-                                o[i].ov->ext.s);
-                goto done;
-            }
+        if (oh_keyidx_put(&seen, o[i].ov->ext.s, o[i].ov->ext.len, (long)i) >= 0) {
+            rc = oh_err_set(err, OH_EINVAL, "upsert orders: order %s twice in one call",
+                            o[i].ov->ext.s);
+            goto done;
         }
         idx[i] = i;
     }
@@ -632,6 +637,7 @@ done:
     }
     free(o);
     free(idx);
+    oh_keyidx_free(&seen);
     return rc;
 }
 
