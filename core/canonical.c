@@ -169,17 +169,13 @@ void oh_time_format_utc(int64_t ms, int frac, char out[32])
     int rem = (int)(ms - (int64_t)t * 1000);
     struct tm tm;
 
-    char buf[96];
+    size_t n;
 
     gmtime_r(&t, &tm);
-    if (frac)
-        snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rem);
-    else
-        snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    memcpy(out, buf, 31);
-    out[31] = '\0';
+    n = oh_put_datetime(out, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                        tm.tm_sec, frac ? rem : -1, 'T');
+    out[n] = 'Z';
+    out[n + 1] = '\0';
 }
 
 /* --- validation ------------------------------------------------------- */
@@ -708,7 +704,7 @@ json_t *oh_node_to_canonical_json(const struct oh_node *n)
     case OH_NODE_NULL: return json_null();
     case OH_NODE_BOOL: return json_boolean(n->s && n->s[0] == 't');
     case OH_NODE_NUMBER:
-    case OH_NODE_STRING: return json_stringn(n->s, n->len);
+    case OH_NODE_STRING: return json_stringn_nocheck(n->s, n->len);
     case OH_NODE_ARRAY:
         j = json_array();
         for (const struct oh_node *c = n->first; c; c = c->next)
@@ -718,7 +714,7 @@ json_t *oh_node_to_canonical_json(const struct oh_node *n)
     case OH_NODE_OBJECT:
         j = json_object();
         for (const struct oh_node *c = n->first; c; c = c->next)
-            if (json_object_setn_new(j, c->key, c->key_len, oh_node_to_canonical_json(c)) < 0)
+            if (json_object_setn_new_nocheck(j, c->key, c->key_len, oh_node_to_canonical_json(c)) < 0)
                 goto fail;
         return j;
     }

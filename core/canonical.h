@@ -66,7 +66,9 @@ void oh_time_format_utc(int64_t ms, int frac, char out[32]);
 
 /* Document tree -> jansson, numbers kept exact as strings where they are
  * money (every number becomes a string except integers used as counts).
- * Used for canonical JSON input. NULL on failure (out of memory). */
+ * Used for canonical JSON input. The tree must come from the JSON decoder,
+ * which has checked that every string and key is valid UTF-8 (jansson does
+ * not check again). NULL on failure (out of memory). */
 json_t *oh_node_to_canonical_json(const struct oh_node *n);
 
 #endif

@@ -205,6 +205,45 @@ static void sha256_init(void)
     sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
+static char *put2(char *o, int v)
+{
+    o[0] = (char)('0' + v / 10);
+    o[1] = (char)('0' + v % 10);
+    return o + 2;
+}
+
+size_t oh_put_datetime(char *out, int y, int mo, int d, int h, int mi, int s, int ms, char sep)
+{
+    char *o = out;
+
+    if (y < 0 || y > 9999 || mo < 0 || mo > 99 || d < 0 || d > 99 || h < 0 || h > 99 || mi < 0 ||
+        mi > 99 || s < 0 || s > 99 || ms > 999) {
+        int n = ms >= 0 ? snprintf(out, 24, "%04d-%02d-%02d%c%02d:%02d:%02d.%03d", y, mo, d, sep, h,
+                                   mi, s, ms)
+                        : snprintf(out, 24, "%04d-%02d-%02d%c%02d:%02d:%02d", y, mo, d, sep, h, mi, s);
+        return n < 0 ? 0 : (size_t)n < 24 ? (size_t)n : 23;
+    }
+    o = put2(o, y / 100);
+    o = put2(o, y % 100);
+    *o++ = '-';
+    o = put2(o, mo);
+    *o++ = '-';
+    o = put2(o, d);
+    *o++ = sep;
+    o = put2(o, h);
+    *o++ = ':';
+    o = put2(o, mi);
+    *o++ = ':';
+    o = put2(o, s);
+    if (ms >= 0) {
+        *o++ = '.';
+        *o++ = (char)('0' + ms / 100);
+        o = put2(o, ms % 100);
+    }
+    *o = '\0';
+    return (size_t)(o - out);
+}
+
 void oh_sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[32];

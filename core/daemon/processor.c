@@ -69,7 +69,7 @@ static int decode_canonical(struct item *it, struct oh_arena *a, struct oh_err *
     if ((rc = f->decode(a, it->e->data, it->e->len, &o, &root, err)) < 0)
         goto done;
     if (!(j = oh_node_to_canonical_json(root))) {
-        rc = oh_err_set(err, OH_EINVAL, "invalid UTF-8 in canonical JSON");
+        rc = oh_err_set(err, OH_ERROR, "canonical JSON: out of memory building the order");
         goto done;
     }
     if (json_is_object(j)) {

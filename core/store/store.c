@@ -891,8 +891,8 @@ int oh_st_iso_to_sql(const char *iso, char out[OH_TMP_LEN])
     t -= off;
     if (!gmtime_r(&t, &back) || back.tm_year + 1900 < 1000 || back.tm_year + 1900 > 9999)
         return -1;
-    snprintf(out, OH_TMP_LEN, "%04d-%02d-%02d %02d:%02d:%02d.%03d", back.tm_year + 1900,
-             back.tm_mon + 1, back.tm_mday, back.tm_hour, back.tm_min, back.tm_sec, ms);
+    oh_put_datetime(out, back.tm_year + 1900, back.tm_mon + 1, back.tm_mday, back.tm_hour,
+                    back.tm_min, back.tm_sec, ms, ' ');
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "canonical.h"
+#include "util.h"
 
 static const char *GOOD =
     "{\"external_id\": 1001, \"number\": \"#1001\", \"placed_at\": \"2026-11-20T10:02:31+01:00\","
@@ -234,6 +235,16 @@ static void test_decimal_and_time_helpers(void **state)
     assert_true(frac);
     oh_time_format_utc(ms, frac, out);
     assert_string_equal(out, "2026-11-23T12:00:00.123Z");
+    oh_time_format_utc(-1, 1, out); /* before the epoch: the millisecond before it */
+    assert_string_equal(out, "1969-12-31T23:59:59.999Z");
+    /* the digits are written by hand: padding, milliseconds, separators */
+    char dt[24];
+    assert_int_equal(oh_put_datetime(dt, 999, 1, 2, 3, 4, 5, 7, ' '), 23);
+    assert_string_equal(dt, "0999-01-02 03:04:05.007");
+    assert_int_equal(oh_put_datetime(dt, 2026, 12, 31, 23, 59, 58, -1, 'T'), 19);
+    assert_string_equal(dt, "2026-12-31T23:59:58");
+    assert_int_equal(oh_put_datetime(dt, 10000, 1, 1, 0, 0, 0, -1, ' '), 20); /* snprintf */
+    assert_string_equal(dt, "10000-01-01 00:00:00");
     assert_int_equal(oh_time_parse_iso8601("2026-13-01T00:00:00Z", &ms, &frac), -1);
     assert_int_equal(oh_time_parse_iso8601("2026-11-23T10:00:00Zjunk", &ms, &frac), -1);
     assert_true(oh_iso4217_valid("EUR"));
