@@ -70,7 +70,12 @@ struct oh_spool_writer {
     char *buf;     /* buffered payload not yet written */
     size_t blen;
     int failed;    /* a write failed: commit will refuse */
+    struct sp_direct *direct; /* a large payload: written around the page cache */
 };
+
+/* oh_spool_writer_expect switches payloads of at least this size to direct
+ * writes (writer_direct.c). */
+#define WRITER_DIRECT_MIN (16 * 1024 * 1024)
 
 /* ---- ids ---------------------------------------------------------------- */
 
@@ -598,8 +603,43 @@ static int writer_put(struct oh_spool_writer *w, const void *data, size_t len, s
     return 0;
 }
 
+/* The direct part done: the tail goes through the ordinary descriptor
+ * after it, and that descriptor's offset is left at the end of the file
+ * (sp_sync_close cuts a recycled file there). */
+static int direct_finish(struct oh_spool_writer *w, struct oh_err *err)
+{
+    const char *tail;
+    size_t tlen, done = 0;
+    uint64_t at;
+    int rc = sp_direct_finish(w->direct, &at, &tail, &tlen, err);
+
+    while (rc == 0 && done < tlen) {
+        ssize_t r = pwrite(w->fd, tail + done, tlen - done, (off_t)(at + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            rc = oh_err_retry(err, OH_ERROR, "%s: write failed: %s", w->tmp,
+                              r < 0 ? strerror(errno) : "nothing written");
+        else
+            done += (size_t)r;
+    }
+    if (rc == 0 && lseek(w->fd, (off_t)(at + tlen), SEEK_SET) < 0)
+        rc = oh_err_retry(err, OH_ERROR, "%s: seek failed: %s", w->tmp, strerror(errno));
+    sp_direct_free(w->direct);
+    w->direct = NULL;
+    if (rc < 0) {
+        w->failed = 1;
+        return rc;
+    }
+    w->off = at + tlen;
+    w->kicked = at; /* the direct part has no dirty pages */
+    return 0;
+}
+
 static int writer_flush(struct oh_spool_writer *w, struct oh_err *err)
 {
+    if (w->direct && direct_finish(w, err) < 0)
+        return OH_ERROR;
     /* at commit even an empty buffer needs its file */
     if (writer_put(w, w->buf, w->blen, err) < 0)
         return OH_ERROR;
@@ -648,6 +688,13 @@ int oh_spool_writer_write(struct oh_spool_writer *w, const void *data, size_t le
     if (!data && len)
         return oh_err_set(err, OH_EINVAL, "spool: write of %zu bytes without data", len);
     w->len += len;
+    if (w->direct) {
+        if (sp_direct_put(w->direct, data, len, err) < 0) {
+            w->failed = 1;
+            return OH_ERROR;
+        }
+        return 0;
+    }
     if (w->blen + len > WRITER_BUF && writer_flush(w, err) < 0)
         return OH_ERROR;
     if (len >= WRITER_BUF)
@@ -655,6 +702,25 @@ int oh_spool_writer_write(struct oh_spool_writer *w, const void *data, size_t le
     memcpy(w->buf + w->blen, data, len);
     w->blen += len;
     return 0;
+}
+
+void oh_spool_writer_expect(struct oh_spool_writer *w, int64_t size)
+{
+    struct oh_err e2 = {0};
+
+    if (size < WRITER_DIRECT_MIN || w->direct || w->failed || w->fd >= 0 || w->len > 0)
+        return;
+    /* The file now, on the caller's thread (a large payload's fetch takes
+     * far longer), then the header as its first bytes. */
+    if (writer_file(w, &e2) < 0) {
+        w->failed = 0; /* the first write tries again and reports it */
+        return;
+    }
+    if (!(w->direct = sp_direct_open(w->tmp)))
+        return;
+    /* the header is far less than a chunk: this only copies it */
+    (void)sp_direct_put(w->direct, w->buf, w->blen, &e2);
+    w->blen = 0;
 }
 
 int oh_spool_writer_commit(struct oh_spool_writer *w, char id[OH_SPOOL_ID_MAX], struct oh_err *err)
@@ -755,10 +821,14 @@ int oh_spool_writers_commit(struct oh_spool_writer **ws, size_t n, char (*ids)[O
     if (done_n && n && sp_dirsync(ws[0]->sp, SP_INCOMING, &e2) < 0) {
         /* Not durable: take them back unless a worker already has one. */
         for (size_t i = 0; i < n; i++) {
+            struct oh_spool *sp = ws[i]->sp;
             if (rcs[i] < 0)
                 continue;
-            if (sp_path(ws[i]->sp, SP_INCOMING, ids[i], dst, NULL) == 0)
+            pthread_mutex_lock(&sp->claim_mu);
+            if (sp_held_state(&sp->held, ids[i]) == SP_HELD_NONE &&
+                sp_path(sp, SP_INCOMING, ids[i], dst, NULL) == 0)
                 unlink(dst);
+            pthread_mutex_unlock(&sp->claim_mu);
             rcs[i] = OH_ERROR;
             ids[i][0] = '\0';
         }
@@ -776,6 +846,7 @@ void oh_spool_writer_abort(struct oh_spool_writer *w)
 {
     if (!w)
         return;
+    sp_direct_free(w->direct);
     if (w->fd >= 0)
         close(w->fd);
     if (w->tmp[0])

@@ -121,6 +121,11 @@ struct oh_spool_writer;
 int oh_spool_writer_open(struct oh_spool *sp, const struct oh_spool_meta *m,
                          struct oh_spool_writer **out, struct oh_err *err);
 int oh_spool_writer_write(struct oh_spool_writer *w, const void *data, size_t len, struct oh_err *err);
+/* A hint before the first write: the payload will be about size bytes. A
+ * large one (16 MiB or more) is then written around the page cache
+ * (O_DIRECT, by a thread of the writer's own, where the filesystem allows
+ * it); the commit's promises are the same. */
+void oh_spool_writer_expect(struct oh_spool_writer *w, int64_t size);
 /* Commits and frees w (also on failure). */
 int oh_spool_writer_commit(struct oh_spool_writer *w, char id[OH_SPOOL_ID_MAX], struct oh_err *err);
 void oh_spool_writer_abort(struct oh_spool_writer *w); /* NULL is a no-op */

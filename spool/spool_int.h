@@ -173,6 +173,19 @@ void sp_reap_free(struct oh_spool *sp);
  * it in place, else active/ (takes claim_mu). */
 int sp_claimed_dir(struct oh_spool *sp, const char *id);
 
+/* writer_direct.c: a streaming writer's payload written with O_DIRECT by a
+ * thread of its own, in chunks; NULL when the file cannot be opened so. */
+struct sp_direct;
+struct sp_direct *sp_direct_open(const char *path);
+/* Appends the next bytes of the file (from offset 0). */
+int sp_direct_put(struct sp_direct *d, const void *data, size_t len, struct oh_err *err);
+/* Waits for the chunks written; *direct_bytes are on file, and the
+ * *tail_len bytes at *tail (valid until sp_direct_free) come after them,
+ * for the caller to write. */
+int sp_direct_finish(struct sp_direct *d, uint64_t *direct_bytes, const char **tail,
+                     size_t *tail_len, struct oh_err *err);
+void sp_direct_free(struct sp_direct *d); /* NULL is a no-op; waits for the thread */
+
 /* held.c (claim_mu held for each) */
 int sp_held_state(const struct sp_held *h, const char *id); /* SP_HELD_NONE when absent */
 void sp_held_put(struct sp_held *h, const char *id, int state); /* adds or changes */

@@ -328,6 +328,7 @@ static int fetch_into(struct oh_filechan *fc, struct oh_channel *ch, struct oh_s
     snprintf(m.source, sizeof(m.source), "%s", f->name);
     if ((rc = oh_spool_writer_open(sp, &m, &ss.w, err)) < 0)
         goto done;
+    oh_spool_writer_expect(ss.w, f->size);
     if ((rc = fc->tp->fetch(fc->t, f->name, sink, &ss, err)) < 0)
         goto done;
     if (ss.got != f->size) {
