@@ -8,8 +8,10 @@
  * the spool itself, as `run --once` does, so the window is in the store when
  * it exits; events (order.updated, ...) are queued in the outbox for the
  * daemon (or `run --once`) to deliver. Orders already stored unchanged
- * produce no events. A daemon running at the same time is fine: the spool
- * hands each entry to one processor only.
+ * produce no events. A daemon running at the same time is fine: backfill
+ * processes only when it can take the spool's lock (the daemon's, see
+ * daemon.h); while a daemon holds it, the orders are spooled and the daemon
+ * stores them, and the summary says so.
  *
  * Progress goes to stderr: a bar redrawn in place when stderr is a terminal,
  * otherwise a plain line at most once a second and one at the end. On a
@@ -25,6 +27,7 @@
 
 #include "canonical.h"
 #include "cli.h"
+#include "daemon/daemon.h"
 #include "daemon/hub.h"
 #include "daemon/processor.h"
 #include "log.h"
@@ -94,7 +97,7 @@ int oh_cli_backfill(int argc, char **argv)
     struct progress pg = {0};
     struct oh_err err;
     int64_t since_ms;
-    int applied = 0, rc = 2;
+    int applied = 0, rc = 2, lock_fd = -1;
 
     oh_err_clear(&err);
     since = oh_cli_opt(&argc, argv, "--since");
@@ -142,6 +145,18 @@ int oh_cli_backfill(int argc, char **argv)
     show(&pg, 1);
     rc = 0;
 process:
+    oh_err_clear(&err);
+    if (oh_daemon_lock_spool(h->set.spool_dir, &lock_fd, &err) < 0) {
+        if (err.code != OH_EAGAIN) {
+            fprintf(stderr, "orderhub backfill: %s\n", err.msg);
+            rc = 1;
+        }
+        /* a running orderhub claims from this spool: it stores them */
+        printf("%s: %zu orders fetched since %s and spooled; the running orderhub stores "
+               "them (%s)\n", hc->ch.name, pg.done, since, err.msg);
+        goto done;
+    }
+    oh_spool_sole_claimer(h->spool);
     for (;;) {
         size_t before = ps.claimed;
         struct oh_err e;
@@ -165,5 +180,7 @@ done:
     oh_hub_set_thread_store(NULL);
     oh_store_free(st);
     oh_hub_free(h);
+    if (lock_fd >= 0)
+        close(lock_fd); /* after the spool: its reaper is done with it */
     return rc;
 }

@@ -261,10 +261,11 @@ static void stop_threads(struct sched *s)
 }
 
 /* One running orderhub per spool: `run` (daemon or --once) holds an
- * exclusive flock on SPOOL/lock for its lifetime. A second one would
- * recover the first one's claimed entries (S4) and process them twice. The
+ * exclusive flock on SPOOL/lock for its lifetime, and `backfill` while it
+ * processes. A second one would recover the first one's claimed entries
+ * (S4), or take the ones it holds in place, and process them twice. The
  * lock goes with the process, so a crash never leaves it stale. */
-static int lock_spool(const char *dir, int *fd, struct oh_err *err)
+int oh_daemon_lock_spool(const char *dir, int *fd, struct oh_err *err)
 {
     char path[4096], pid[32], other[32] = "";
     int f;
@@ -466,7 +467,7 @@ int oh_daemon_run(const char *config_path, int once)
             oh_log_parse_level(v, &lvl);
         oh_log_init(lvl, 1);
     }
-    if (rc < 0 || (rc = lock_spool(s.hub->set.spool_dir, &lock_fd, &err)) < 0 ||
+    if (rc < 0 || (rc = oh_daemon_lock_spool(s.hub->set.spool_dir, &lock_fd, &err)) < 0 ||
         (rc = prepare(s.hub, 1, &err)) < 0) {
         oh_error("daemon.start_failed", "error=%s", oh_logq(q, sizeof(q), err.msg));
         fprintf(stderr, "orderhub: %s\n", err.msg);
@@ -514,7 +515,7 @@ int oh_daemon_run(const char *config_path, int once)
             int nlock = -1;
             if (oh_hub_open(config_path, 0, NULL, NULL, &nh, &err) < 0 ||
                 (strcmp(nh->set.spool_dir, s.hub->set.spool_dir) != 0 &&
-                 lock_spool(nh->set.spool_dir, &nlock, &err) < 0) ||
+                 oh_daemon_lock_spool(nh->set.spool_dir, &nlock, &err) < 0) ||
                 prepare(nh, 0, &err) < 0) {
                 oh_error("daemon.reload_failed", "error=%s kept=previous",
                          oh_logq(q, sizeof(q), err.msg));

@@ -19,6 +19,15 @@
 #ifndef OH_DAEMON_H
 #define OH_DAEMON_H
 
+#include "err.h"
+
 int oh_daemon_run(const char *config_path, int once);
+
+/* One claiming process per spool: an exclusive flock on SPOOL/lock, held
+ * while *fd stays open (the caller closes it). OH_EAGAIN, with the other
+ * process's pid in the message when it wrote one, when another process
+ * holds it. The holder is the spool's only claimer and tells its spool so
+ * (oh_spool_sole_claimer). */
+int oh_daemon_lock_spool(const char *dir, int *fd, struct oh_err *err);
 
 #endif

@@ -13,7 +13,11 @@ For each vendor:
      plain lines (stderr is not a terminal here).
   4. A later --since reads only its window (15 orders); nothing changes.
   5. A malformed --since and an unknown channel are usage errors (exit 2).
+  6. While another process holds the spool's lock (a running daemon), the
+     backfill only spools: it says the running orderhub stores the orders,
+     claims nothing, and `run --once` afterwards stores them (unchanged).
 """
+import fcntl
 import os
 import re
 import sys
@@ -103,6 +107,26 @@ def scenario(vendor, channel, block, ids, cursor_name, secrets, total_known):
               f"{vendor}: --since 00:00:05 reads 15 orders, stores none (stdout: {p.stdout!r})")
         check(int(env.scalar(q_events.format("order.updated"))) == 3, f"{vendor}: no new events")
         check(env.scalar(q_cursor) == cursor, f"{vendor}: cursor still unchanged")
+
+        # 6. a daemon holds the spool: backfill spools and leaves the rest to it
+        with open(os.path.join(env.dir, "spool", "lock"), "a+") as lk:
+            fcntl.flock(lk, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            lk.seek(0)
+            lk.truncate()
+            lk.write("4242\n")
+            lk.flush()
+            p = env.run("backfill", channel, "--since", "2025-01-01T00:00:05Z", env=secrets)
+            check(p.returncode == 0, f"{vendor}: backfill beside a daemon exits 0")
+            check("15 orders fetched" in p.stdout and "the running orderhub stores them" in p.stdout
+                  and "4242" in p.stdout,
+                  f"{vendor}: it says who stores them (stdout: {p.stdout!r})")
+            check(len(env.spool_files("incoming")) == 15 and not env.spool_files("active"),
+                  f"{vendor}: 15 entries wait in incoming/, none claimed")
+            fcntl.flock(lk, fcntl.LOCK_UN)
+        env.once(env=secrets)
+        check(not env.spool_files("incoming") and not env.spool_files("dead"),
+              f"{vendor}: the next run stores them")
+        check(int(env.scalar(q_events.format("order.updated"))) == 3, f"{vendor}: no new events")
 
         # 5. usage errors
         p = env.run("backfill", channel, "--since", "yesterday", check=False, env=secrets)
