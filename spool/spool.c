@@ -716,7 +716,7 @@ void oh_spool_writer_expect(struct oh_spool_writer *w, int64_t size)
         w->failed = 0; /* the first write tries again and reports it */
         return;
     }
-    if (!(w->direct = sp_direct_open(w->tmp)))
+    if (!(w->direct = sp_direct_open(w->tmp, w->fd)))
         return;
     /* the header is far less than a chunk: this only copies it */
     (void)sp_direct_put(w->direct, w->buf, w->blen, &e2);

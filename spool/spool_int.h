@@ -174,9 +174,10 @@ void sp_reap_free(struct oh_spool *sp);
 int sp_claimed_dir(struct oh_spool *sp, const char *id);
 
 /* writer_direct.c: a streaming writer's payload written with O_DIRECT by a
- * thread of its own, in chunks; NULL when the file cannot be opened so. */
+ * thread of its own, in chunks; NULL when the file cannot be opened so.
+ * bfd: the writer's own descriptor of the file, for writes O_DIRECT refuses. */
 struct sp_direct;
-struct sp_direct *sp_direct_open(const char *path);
+struct sp_direct *sp_direct_open(const char *path, int bfd);
 /* Appends the next bytes of the file (from offset 0). */
 int sp_direct_put(struct sp_direct *d, const void *data, size_t len, struct oh_err *err);
 /* Waits for the chunks written; *direct_bytes are on file, and the

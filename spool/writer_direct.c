@@ -19,8 +19,10 @@
  *   - Durability is still the commit's fdatasync: O_DIRECT bypasses the
  *     page cache, not the disk's own cache, and the extents it allocates
  *     become durable with the file's metadata.
- * A filesystem without O_DIRECT (tmpfs) makes sp_direct_open return NULL
- * and the writer stays buffered.
+ * A filesystem without O_DIRECT (tmpfs before Linux 6.6) makes
+ * sp_direct_open return NULL and the writer stays buffered; one that opens
+ * with O_DIRECT but refuses the writes (EINVAL: alignment it wants bigger
+ * than ours) gets the rest of the payload through the buffered descriptor.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +41,8 @@
 
 struct sp_direct {
     int fd;                 /* O_DIRECT, write only */
+    int bfd;                /* the writer's buffered descriptor (not ours) */
+    int buffered;           /* O_DIRECT writes were refused: bfd from then on */
     char *buf[2];
     int cur;                /* the buffer being filled */
     size_t fill;            /* bytes in buf[cur] */
@@ -69,10 +73,17 @@ static void *direct_main(void *arg)
         int fault = OH_FAULT("spool.direct");
         size_t done = 0;
         int e = 0;
+        if (!d->buffered && OH_FAULT("spool.direct.refused"))
+            d->buffered = 1; /* as when the filesystem says EINVAL */
         while (!fault && done < CHUNK) {
-            ssize_t w = pwrite(d->fd, d->buf[i] + done, CHUNK - done, (off_t)(d->at[i] + done));
+            ssize_t w = pwrite(d->buffered ? d->bfd : d->fd, d->buf[i] + done, CHUNK - done,
+                               (off_t)(d->at[i] + done));
             if (w < 0 && errno == EINTR)
                 continue;
+            if (w < 0 && errno == EINVAL && !d->buffered) {
+                d->buffered = 1; /* the same bytes again, through the page cache */
+                continue;
+            }
             if (w <= 0) {
                 e = w < 0 ? errno : ENOSPC;
                 break;
@@ -93,7 +104,7 @@ static void *direct_main(void *arg)
     return NULL;
 }
 
-struct sp_direct *sp_direct_open(const char *path)
+struct sp_direct *sp_direct_open(const char *path, int bfd)
 {
     struct sp_direct *d = calloc(1, sizeof(*d));
     sigset_t all, old;
@@ -101,6 +112,7 @@ struct sp_direct *sp_direct_open(const char *path)
 
     if (!d)
         abort();
+    d->bfd = bfd;
     d->fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
     if (d->fd < 0) {
         free(d);

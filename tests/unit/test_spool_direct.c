@@ -217,6 +217,22 @@ static void test_failed_direct_write_leaves_nothing(void **state)
     expect_entry(f->sp, id, 20 * MIB, 8);
 }
 
+/* A filesystem that opens with O_DIRECT but refuses the writes (fault
+ * point spool.direct.refused: as EINVAL) gets the payload through the
+ * buffered descriptor: the entry is stored all the same. */
+static void test_refused_direct_writes_fall_back(void **state)
+{
+    struct fx *f = *state;
+    struct oh_err err = {0};
+    char id[OH_SPOOL_ID_MAX];
+
+    setenv("OH_FAULTS", "spool.direct.refused", 1);
+    int rc = stream(f->sp, 19 * MIB + 77, 100003, 10, id, &err);
+    unsetenv("OH_FAULTS");
+    assert_int_equal(rc, 0);
+    expect_entry(f->sp, id, 19 * MIB + 77, 10);
+}
+
 /* On tmpfs (O_DIRECT only since Linux 6.6; before, the writer stays
  * buffered) the entry is the same. */
 static void test_on_tmpfs(void **state)
@@ -244,6 +260,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_over_a_longer_recycled_file, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_group_with_a_large_writer, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_failed_direct_write_leaves_nothing, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_direct_writes_fall_back, fx_setup,
                                         fx_teardown),
         cmocka_unit_test(test_on_tmpfs),
     };
