@@ -261,8 +261,12 @@ int oh_spool_done(struct oh_spool *sp, const char *id, struct oh_err *err)
         /* Kept as a file for the next enqueue to write over, when the pool
          * has room; else renamed into tmp/ for the reaper to remove
          * (spool_reap.c), and removed here only when the reaper is full.
-         * Either way it has left active/ when done returns. */
-        if ((rc = sp_free_put(sp, SP_ACTIVE, id, err)) != OH_EAGAIN)
+         * Either way it has left active/ when done returns. A sole
+         * claimer's pool is fed from incoming/, whose fsync rounds come
+         * with every enqueue; a file from active/ (a deferred entry) could
+         * wait at the pool's head for a round of active/ that may not come
+         * soon, so it goes to the reaper. */
+        if (!sp->in_place && (rc = sp_free_put(sp, SP_ACTIVE, id, err)) != OH_EAGAIN)
             goto done;
         if ((rc = sp_reap_put(sp, id, err)) != OH_EAGAIN)
             goto done;

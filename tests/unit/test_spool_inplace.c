@@ -7,6 +7,7 @@
  * "crash" (the spool freed with entries held) they are simply in
  * incoming/ (S4). Each test works in a fresh directory under $TMPDIR.
  */
+#include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -213,6 +214,50 @@ static void test_defer_and_kill_from_incoming(void **state)
     assert_false(exists(f, "incoming", b));
 }
 
+/* 1 when tmp/ holds a recycling-pool file ("f.*"). */
+static int pooled_file(const struct fx *f)
+{
+    char path[PATH_MAX];
+    DIR *d;
+    struct dirent *de;
+    int found = 0;
+
+    fmt(path, sizeof(path), "%s/tmp", f->root);
+    assert_non_null(d = opendir(path));
+    while ((de = readdir(d)))
+        if (strncmp(de->d_name, "f.", 2) == 0)
+            found = 1;
+    closedir(d);
+    return found;
+}
+
+/* A deferred entry that comes due is claimed by a rename into active/ as
+ * before; done sends its file to the reaper, not to the recycling pool (a
+ * sole claimer's pool waits for rounds of incoming/, not of active/). */
+static void test_due_deferred_entry_from_active(void **state)
+{
+    struct fx *f = *state;
+    struct oh_err err = {0};
+    struct oh_spool_opts o = {.backoff_base_ms = 1, .backoff_max_ms = 1};
+    char a[OH_SPOOL_ID_MAX], id[OH_SPOOL_ID_MAX];
+    int tries = 0;
+
+    oh_spool_free(f->sp);
+    assert_int_equal(oh_spool_open(f->root, &o, &f->sp, &err), 0);
+    oh_spool_sole_claimer(f->sp);
+    put(f->sp, 1, a);
+    assert_int_equal(oh_spool_claim(f->sp, id, &err), 0);
+    assert_int_equal(oh_spool_defer(f->sp, a, "later", &err), 0);
+    while (oh_spool_claim(f->sp, id, &err) == OH_ENOTFOUND && ++tries < 200)
+        usleep(5000); /* due within a few ms */
+    assert_string_equal(id, a);
+    assert_true(exists(f, "active", a)); /* claimed by a rename */
+    assert_int_equal(count(f->sp, OH_SPOOL_ACTIVE), 1);
+    assert_int_equal(oh_spool_done(f->sp, a, &err), 0);
+    assert_false(exists(f, "active", a));
+    assert_false(pooled_file(f));
+}
+
 /* With archiving on, done moves the held entry from incoming/ to archive/. */
 static void test_done_archives(void **state)
 {
@@ -327,6 +372,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refill_skips_held, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_done_file_recycled, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_defer_and_kill_from_incoming, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_due_deferred_entry_from_active, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_done_archives, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_crash_leaves_entries_in_incoming, fx_setup,
                                         fx_teardown),
