@@ -195,7 +195,7 @@ static int load_settings(struct oh_hub *h, struct loader *ld)
         if ((rc = (call)) < 0 && (rc = problem(ld, rc, &e)) < 0)                       \
             return rc;                                                                 \
     } while (0)
-    SETTING(oh_conf_int(s, "workers", 2, &set->workers, &e));
+    SETTING(oh_conf_int(s, "workers", 4, &set->workers, &e));
     SETTING(oh_conf_int(s, "batch", 256, &set->batch, &e));
     SETTING(oh_conf_int(s, "worker_nice", 0, &set->worker_nice, &e));
     SETTING(oh_conf_size(s, "max_document_size", 16 << 20, &set->max_document_size, &e));
@@ -208,7 +208,7 @@ static int load_settings(struct oh_hub *h, struct loader *ld)
     SETTING(oh_conf_bool(s, "archive", 0, &set->archive, &e));
     SETTING(oh_conf_bool(s, "syslog", 0, &set->syslog, &e));
 #undef SETTING
-    if ((rc = in_range(ld, h, s, "workers", 1, 64, 2, &set->workers)) < 0 ||
+    if ((rc = in_range(ld, h, s, "workers", 1, 64, 4, &set->workers)) < 0 ||
         (rc = in_range(ld, h, s, "worker_nice", 0, 19, 0, &set->worker_nice)) < 0)
         return rc;
     if (set->batch < 1 || set->batch > 10000)
