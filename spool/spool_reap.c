@@ -132,7 +132,8 @@ static int push(struct oh_spool *sp, int d, const char *name)
     return 0;
 }
 
-int sp_reap_tmp(struct oh_spool *sp, const char *name)
+/* Queues D/NAME, taking the reaper's lock; OH_EAGAIN when it cannot. */
+static int queue(struct oh_spool *sp, int d, const char *name)
 {
     struct sp_reap *r = &sp->reap;
     int rc;
@@ -140,22 +141,19 @@ int sp_reap_tmp(struct oh_spool *sp, const char *name)
     if (strlen(name) >= SP_FREE_NAME)
         return OH_EAGAIN;
     pthread_mutex_lock(&r->mu);
-    rc = push(sp, SP_TMP, name) == 0 ? 0 : OH_EAGAIN;
+    rc = push(sp, d, name) == 0 ? 0 : OH_EAGAIN;
     pthread_mutex_unlock(&r->mu);
     return rc;
 }
 
+int sp_reap_tmp(struct oh_spool *sp, const char *name)
+{
+    return queue(sp, SP_TMP, name);
+}
+
 int sp_reap_held(struct oh_spool *sp, const char *id)
 {
-    struct sp_reap *r = &sp->reap;
-    int rc;
-
-    if (strlen(id) >= SP_FREE_NAME)
-        return OH_EAGAIN;
-    pthread_mutex_lock(&r->mu);
-    rc = push(sp, SP_INCOMING, id) == 0 ? 0 : OH_EAGAIN;
-    pthread_mutex_unlock(&r->mu);
-    return rc;
+    return queue(sp, SP_INCOMING, id);
 }
 
 int sp_reap_put(struct oh_spool *sp, const char *id, struct oh_err *err)

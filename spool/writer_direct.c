@@ -128,12 +128,8 @@ struct sp_direct *sp_direct_open(const char *path, int bfd)
     rc = pthread_create(&d->th, NULL, direct_main, d);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
-        close(d->fd);
-        free(d->buf[0]);
-        free(d->buf[1]);
-        pthread_mutex_destroy(&d->mu);
-        pthread_cond_destroy(&d->cv);
-        free(d);
+        d->stop = 1; /* no thread to stop */
+        sp_direct_free(d);
         return NULL;
     }
     return d;
